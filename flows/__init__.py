@@ -1,0 +1,1 @@
+"""Prefect flows: the iteration loop, backups and phase flows for work pools."""

@@ -1,0 +1,1 @@
+"""Durable data and machines: game store, shards, registry, storage, hosts, health, timing."""

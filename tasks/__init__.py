@@ -1,0 +1,1 @@
+"""One Prefect task per pipeline phase, thin over engine/ and infra/."""
