@@ -2,9 +2,7 @@
 
 Candidate regions are the components of flood fills over non-collapsed cells by
 territory adjacency: one fill per marker colour B present (B's markers act as
-walls) and one where only collapsed cells are walls. A candidate qualifies when
-the colours controlling stacks inside it are a strict subset of the colours with
-any ring on the board. Candidates are de-duplicated by cell set.
+walls) and one where only collapsed cells are walls (RULES.md §9.1, §16 items 7-8).
 """
 from __future__ import annotations
 
@@ -38,7 +36,12 @@ def _components(s: GameState, wall_colour: int) -> list[frozenset[int]]:
 
 
 def find_regions(s: GameState) -> list[frozenset[int]]:
-    """Every qualifying disconnected region (RegionColors a strict subset of ActiveColors)."""
+    """Every qualifying disconnected region, de-duplicated by cell set (R141–R142).
+
+    Active colours are the players with any ring on the board, buried rings included
+    (RULES.md §16 item 8); a region qualifies when the colours controlling stacks
+    inside it are a strict subset of them.
+    """
     stacks = s.stacks
     active = set()
     for st in stacks:
@@ -49,9 +52,8 @@ def find_regions(s: GameState) -> list[frozenset[int]]:
     colours = sorted(set(m for m in s.markers if m))
     seen: set[frozenset[int]] = set()
     regions = []
-    for wall in [0] + colours:
-        comps = _components(s, wall)
-        for comp in comps:
+    for wall in colours + [0]:
+        for comp in _components(s, wall):
             if comp in seen:
                 continue
             seen.add(comp)
