@@ -101,8 +101,15 @@ def apply_recovery(s: GameState, move: Move, player: int) -> None:
                 cells = _line_after_slide(s, to, player)
             for c in cells:
                 collapse_cell(s, c, player)
-    for k in move.extraction or ():
-        extract_buried_ring(s, index[k], player)
+    if move.extraction:
+        for k in move.extraction:
+            extract_buried_ring(s, index[k], player)
+    elif not (move.mode == "line" and move.option == 2):
+        # Recorded without a choice: the canonical host pays the cost from the first
+        # eligible stack (every slide but a free Option 2 costs one extraction, R113).
+        eligible = extraction_stacks(s, player)
+        if eligible:
+            extract_buried_ring(s, eligible[0], player)
 
 
 def _line_after_slide(s: GameState, to: int, player: int) -> tuple[int, ...]:

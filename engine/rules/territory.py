@@ -56,9 +56,11 @@ def find_regions(s: GameState) -> list[frozenset[int]]:
         for comp in _components(s, wall):
             if comp in seen:
                 continue
-            seen.add(comp)
             inside = {stacks[c][-1] for c in comp if stacks[c] is not None}
-            if inside < active:
+            # A pocket walled by collapsed cells alone counts only with exactly one colour
+            # inside, as in the canonical engine (RULES.md §16 item 7).
+            if inside < active and (wall or len(inside) == 1):
+                seen.add(comp)
                 regions.append(comp)
     return regions
 
