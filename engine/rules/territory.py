@@ -102,7 +102,7 @@ def border_markers(s: GameState, region: frozenset[int]) -> set[int]:
     markers = s.markers
     geo = s.geo
     seed = {n for c in region for n in geo.terr_adj[c] if n not in region and markers[n]}
-    if geo.is_hex or not seed:
+    if geo.board_type == "hexagonal" or not seed:
         return seed
     border = set(seed)
     queue = list(seed)
