@@ -35,7 +35,7 @@ class GameState:
     __slots__ = (
         "geo", "board_type", "num_players", "stacks", "markers", "collapsed",
         "hand", "elim", "board_elim", "territory", "total_elim",
-        "current_player", "phase", "status", "winner", "victory_reason",
+        "current_player", "phase", "status", "winner", "victory_reason", "outcome",
         "must_move", "chain_pos", "pending", "recovery_turn", "acted",
         "turn_number", "move_count", "last_actor",
         "lps_first", "lps_actors", "lps_candidate", "lps_count", "lps_required",
@@ -64,6 +64,9 @@ class GameState:
         self.status = "active"
         self.winner: int | None = None
         self.victory_reason: str | None = None
+        # How the game ended for the record: the victory reason, or 'stalemate' when a bare
+        # board was resolved by tiebreak (victory_reason then names the deciding step).
+        self.outcome: str | None = None
         self.must_move = -1
         self.chain_pos = -1
         self.pending: str | None = None  # 'line' | 'territory' | 'recovery'
