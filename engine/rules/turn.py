@@ -359,7 +359,7 @@ def _end_turn(s: GameState, forced: bool = False) -> None:
     s.acted = False
     if forced and check_victory(s):
         return
-    pass  # update_lps(s, nxt, prev)
+    update_lps(s, nxt, prev)
 
 
 _HANDLERS = {

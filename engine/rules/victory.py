@@ -56,6 +56,20 @@ def has_real_action(s: GameState, player: int) -> bool:
     return player_has_stack_action(s, player) or has_legal_placement(s, player)
 
 
+def has_any_action(s: GameState, player: int) -> bool:
+    """Anything but a no-op: a real action, a forced elimination or a recovery slide.
+
+    The canonical engine's recorded games never end by last-player-standing rounds while
+    a rival still has a stack to eliminate from or a recovery to make, so such a rival
+    blocks the count (docs/conformance.md).
+    """
+    if s.controls_any_stack(player) or has_legal_placement(s, player):
+        return True
+    from engine.rules.recovery import is_eligible
+
+    return is_eligible(s, player)
+
+
 def check_victory(s: GameState) -> bool:
     """Ring elimination, then a bare board (stalemate), territory, early last-player-standing.
 
@@ -108,12 +122,19 @@ def stalemate_winner(s: GameState, terr: list[int]) -> tuple[int, str]:
 
 
 def update_lps(s: GameState, player: int, prev_player: int) -> bool:
-    """Round bookkeeping at the start of `player`'s turn; True when LPS (R172) ends the game."""
+    """Round bookkeeping at the start of `player`'s turn; True when LPS (R172) ends the game.
+
+    A round is one turn of every seat still in rotation, closed when the turn order wraps.
+    A round is exclusive to P when P had a real action at the start of its turn and no
+    other seat holding rings had any action. After `lps_required` consecutive exclusive
+    rounds, P wins at the start of its next turn if that still holds.
+    """
+    if s.lps_required <= 0:
+        return False
     if player <= prev_player or s.lps_first == 0:
-        # A new round starts: close the previous one.
         if s.lps_first:
             actors = s.lps_actors
-            if len(actors) == 1:
+            if len(actors) == 1 and actors[0] > 0:
                 if actors[0] == s.lps_candidate:
                     s.lps_count += 1
                 else:
@@ -124,13 +145,15 @@ def update_lps(s: GameState, player: int, prev_player: int) -> bool:
                 s.lps_count = 0
         s.lps_first = player
         s.lps_actors = ()
-    real = s.has_any_ring(player) and has_real_action(s, player)
-    if real:
-        s.lps_actors = s.lps_actors + (player,)
-    if s.lps_candidate == player and s.lps_count >= s.lps_required and real:
+    if s.has_any_ring(player):
+        if has_real_action(s, player):
+            s.lps_actors = s.lps_actors + (player,)
+        elif has_any_action(s, player):
+            s.lps_actors = s.lps_actors + (-player,)  # active, but not exclusive-making
+    if s.lps_candidate == player and s.lps_count >= s.lps_required and has_real_action(s, player):
         others = [
             p for p in range(1, s.num_players + 1)
-            if p != player and s.has_any_ring(p) and has_real_action(s, p)
+            if p != player and s.has_any_ring(p) and has_any_action(s, p)
         ]
         if not others:
             _finish(s, player, "last_player_standing")
