@@ -146,9 +146,9 @@ class SSHRunner:
                 out = self._attempt(host, command, remaining)
             except TRANSPORT_ERRORS as exc:
                 result.timed_out = isinstance(exc, (CommandTimedOut, socket.timeout, TimeoutError)) or (
-                    time.monotonic() >= deadline - 0.05  # e.g. paramiko's "error reading SSH protocol banner"
+                    time.monotonic() >= deadline - 0.05  # a silent host: paramiko gives up on banner or session
                 )
-                result.error = _describe_error(exc, host)
+                result.error = _describe_error(exc, host, time.monotonic() - start if result.timed_out else None)
                 if isinstance(exc, CommandTimedOut):
                     result.stdout, result.stderr = exc.result.stdout, exc.result.stderr
                 self.breakers.failure(host.name, result.error)
@@ -274,12 +274,12 @@ class SSHRunner:
             log.error("cannot write ssh failure log %s: %s", self.failure_log, exc)
 
 
-def _describe_error(exc: BaseException, host: Host) -> str:
+def _describe_error(exc: BaseException, host: Host, timed_out_after: float | None = None) -> str:
     where = f"{host.user}@{host.ssh_host}:{host.port}"
     if isinstance(exc, CommandTimedOut):
         return f"command timed out after {exc.timeout:.3g}s on {where}"
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return f"timed out talking to {where}: {exc or 'no answer'}"
+    if timed_out_after is not None:
+        return f"timed out after {timed_out_after:.3g}s: no answer from {where} ({exc or type(exc).__name__})"
     if isinstance(exc, paramiko.AuthenticationException):
         return f"authentication failed for {where}: {exc}"
     if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
