@@ -211,6 +211,7 @@ def selfplay_start(
     hosts: HostsOpt = None,
     only: OnlyOpt = None,
     timeout: TimeoutOpt = 60.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print each host's command, start nothing")] = False,
 ) -> None:
     """Start selfplay for a config on the eligible hosts (by role, memory and GPU)."""
     cluster = _cluster(hosts)
@@ -220,7 +221,12 @@ def selfplay_start(
     if not eligible:
         _console(stderr=True).print("[red]error:[/] no eligible host (check roles, memory, GPU and breakers)")
         raise typer.Exit(1)
-    results = cluster.start_selfplay(board, games, players, engine, seed, out, eligible, timeout=timeout)
+    jobs = cluster.plan_selfplay(board, games, players, engine, seed, out, eligible)
+    if dry_run:
+        for job in jobs:
+            typer.echo(f"{job.host.name}: {job.command}")
+        return
+    results = cluster.start_selfplay(jobs, timeout=timeout)
     _report(results, f"selfplay start {board} {players}p: {games} games on {len(results)} host(s)")
 
 

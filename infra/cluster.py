@@ -107,13 +107,25 @@ def stop_script(pid_file: str, grace_s: float = 10.0) -> str:
     """Shell that stops the process in `pid_file`: TERM, wait up to `grace_s`, then KILL."""
     pid = _q(pid_file)
     steps = max(1, int(grace_s * 10))
-    return (
+    return (  # a zombie (exited, not yet reaped) counts as stopped
+        "alive() { kill -0 $1 2>/dev/null && ! ps -o stat= -p $1 2>/dev/null | grep -q Z; }; "
         f"if [ ! -f {pid} ]; then echo 'not running'; exit 0; fi; p=$(cat {pid}); "
-        f"if ! kill -0 $p 2>/dev/null; then rm -f {pid}; echo \"not running (stale pid $p)\"; exit 0; fi; "
-        f"kill $p; i=0; while kill -0 $p 2>/dev/null && [ $i -lt {steps} ]; do sleep 0.1; i=$((i+1)); done; "
-        f"if kill -0 $p 2>/dev/null; then kill -9 $p; echo \"killed: pid $p\"; else echo \"stopped: pid $p\"; fi; "
+        f"if ! alive $p; then rm -f {pid}; echo \"not running (stale pid $p)\"; exit 0; fi; "
+        f"kill $p; i=0; while alive $p && [ $i -lt {steps} ]; do sleep 0.1; i=$((i+1)); done; "
+        f"if alive $p; then kill -9 $p; echo \"killed: pid $p\"; else echo \"stopped: pid $p\"; fi; "
         f"rm -f {pid}"
     )
+
+
+@dataclass
+class SelfplayJob:
+    """Selfplay planned for one host: its share of the games, its seed, its command line."""
+
+    host: Host
+    games: int
+    seed: int
+    command: str
+    pid_file: str
 
 
 class Cluster:
@@ -246,7 +258,7 @@ class Cluster:
     def _selfplay_pid(self, host: Host, board: str, players: int) -> str:
         return f"{host.data_path}/cluster/selfplay-{board}_{players}p.pid"
 
-    def start_selfplay(
+    def plan_selfplay(
         self,
         board: str,
         games: int,
@@ -255,28 +267,33 @@ class Cluster:
         seed: int = 1,
         out: str | None = None,
         hosts: list[Host] | None = None,
-        timeout: float | None = 60.0,
-    ) -> list[ActionResult]:
-        """Start `games` selfplay games in total, shared across `hosts` (default: eligible ones)."""
+    ) -> list[SelfplayJob]:
+        """Share `games` across `hosts` (default: the eligible ones), a distinct seed each."""
         hosts = self.eligible_for_selfplay() if hosts is None else hosts
-        if not hosts:
-            return []
-        shares = dict(zip((h.name for h in hosts), self.split_games(games, len(hosts))))
-        seeds = {h.name: seed + i * SEED_STRIDE for i, h in enumerate(hosts)}
-        hosts = [h for h in hosts if shares[h.name] > 0]
+        jobs = []
+        for i, (host, share) in enumerate(zip(hosts, self.split_games(games, len(hosts)) if hosts else [])):
+            if share == 0:
+                continue
+            out_dir = f"{out}/{host.name}" if out else f"{host.data_path}/selfplay/{board}_{players}p/{host.name}"
+            host_seed = seed + i * SEED_STRIDE
+            command = self.fleet.settings.selfplay_command.format(
+                board=_q(board), players=int(players), games=share, engine=_q(engine),
+                seed=host_seed, out=_q(out_dir), host=_q(host.name),
+            )
+            jobs.append(SelfplayJob(host, share, host_seed, command, self._selfplay_pid(host, board, players)))
+        return jobs
+
+    def start_selfplay(self, jobs: list[SelfplayJob], timeout: float | None = 60.0) -> list[ActionResult]:
+        """Start each planned job detached on its host (no-op where that config already runs)."""
+        by_host = {job.host.name: job for job in jobs}
 
         def script(h: Host) -> str:
-            out_dir = f"{out}/{h.name}" if out else f"{h.data_path}/selfplay/{board}_{players}p/{h.name}"
-            command = self.fleet.settings.selfplay_command.format(
-                board=_q(board), players=int(players), games=shares[h.name], engine=_q(engine),
-                seed=seeds[h.name], out=_q(out_dir), host=_q(h.name),
-            )
-            pid = self._selfplay_pid(h, board, players)
-            return spawn_script(command, pid, pid[: -len(".pid")] + ".log")
+            job = by_host[h.name]
+            return spawn_script(job.command, job.pid_file, job.pid_file[: -len(".pid")] + ".log")
 
-        results = self._each(hosts, script, timeout)
+        results = self._each([job.host for job in jobs], script, timeout)
         for r in results:
-            r.details = {"games": shares[r.host], "seed": seeds[r.host]}
+            r.details = {"games": by_host[r.host].games, "seed": by_host[r.host].seed}
         return results
 
     def stop_selfplay(
