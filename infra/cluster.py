@@ -152,9 +152,12 @@ class Cluster:
 
     # -- status --------------------------------------------------------------
     def probe_command(self, host: Host) -> str:
+        """`python -m infra.probe` in the host's project and virtualenv."""
+        api = self.fleet.settings.prefect_api_url
         return self._in_project(
             host,
-            f"{self.python(host)} -m infra.probe --data-dir {_q(host.data_path)} --pool {_q(host.work_pool)}",
+            f"{self.python(host)} -m infra.probe --data-dir {_q(host.data_path)} --pool {_q(host.work_pool)}"
+            + (f" --prefect-url {_q(api)}" if api else ""),
         )
 
     def status(self, names: list[str] | None = None, timeout: float | None = None) -> list[HostStatus]:

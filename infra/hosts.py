@@ -139,6 +139,7 @@ class FleetSettings(_Strict):
     breaker: BreakerSettings = BreakerSettings()
     health: HealthSettings = HealthSettings()
     state_dir: str = "data/cluster"
+    prefect_api_url: str | None = None  # the API every host's worker should reach (else each host's env)
     worker_command: str = DEFAULT_WORKER_COMMAND
     selfplay_command: str = DEFAULT_SELFPLAY_COMMAND
     parallelism: int = Field(default=16, ge=1)

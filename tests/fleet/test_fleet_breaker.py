@@ -26,6 +26,15 @@ def board(tmp_path: Path | None = None, clock: Clock | None = None, **kw) -> Bre
     return BreakerBoard(settings, tmp_path / "breakers.json" if tmp_path else None, clock or Clock())
 
 
+def tripped(clock: Clock, **kw) -> BreakerBoard:
+    """A board whose host "h" has just failed three times (the threshold): open."""
+    b = board(clock=clock, **kw)
+    for _ in range(3):
+        b.failure("h")
+    assert b.state("h") is BreakerState.OPEN
+    return b
+
+
 def test_opens_after_threshold_consecutive_failures_and_success_resets_count() -> None:
     b = board()
     b.failure("h")
@@ -42,9 +51,7 @@ def test_opens_after_threshold_consecutive_failures_and_success_resets_count() -
 
 def test_half_open_after_recovery_allows_a_few_probes_then_closes_on_success() -> None:
     clock = Clock()
-    b = board(clock=clock)
-    for _ in range(3):
-        b.failure("h")
+    b = tripped(clock)
     clock.now += 59
     assert not b.allow("h")
     clock.now += 1
@@ -57,9 +64,7 @@ def test_half_open_after_recovery_allows_a_few_probes_then_closes_on_success() -
 
 def test_failure_while_half_open_opens_again_for_a_full_recovery_period() -> None:
     clock = Clock()
-    b = board(clock=clock)
-    for _ in range(3):
-        b.failure("h")
+    b = tripped(clock)
     clock.now += 60
     assert b.allow("h")
     b.failure("h")
@@ -72,9 +77,7 @@ def test_failure_while_half_open_opens_again_for_a_full_recovery_period() -> Non
 
 def test_probes_lost_with_their_process_are_given_back_after_recovery_time() -> None:
     clock = Clock()
-    b = board(clock=clock, half_open_probes=1)
-    for _ in range(3):
-        b.failure("h")
+    b = tripped(clock, half_open_probes=1)
     clock.now += 60
     assert b.allow("h") and not b.allow("h")
     clock.now += 60  # the probe never reported

@@ -32,6 +32,7 @@ def alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_start_and_stop_workers_per_pool(sshd: Callable[..., SshServer], write_hosts, ssh_keys, tmp_path: Path) -> None:
     a, b = sshd(), sshd()
     hosts = {
@@ -130,6 +131,7 @@ def test_selfplay_command_is_the_documented_one() -> None:
     assert job.command == "rift selfplay --board hex8 --players 3 --games 10 --engine mcts --seed 5 --out runs/x/box"
 
 
+@pytest.mark.slow
 def test_selfplay_starts_on_eligible_hosts_only(
     sshd: Callable[..., SshServer], write_hosts, ssh_keys, tmp_path: Path
 ) -> None:

@@ -64,6 +64,7 @@ def test_transport_failures_are_retried_with_backoff(sshd: Callable[..., SshServ
     assert runner.breakers.record("a").failures == 3
 
 
+@pytest.mark.slow
 def test_stopped_server_trips_breaker_is_skipped_and_recovers_through_half_open(
     sshd: Callable[..., SshServer], write_hosts
 ) -> None:

@@ -47,6 +47,7 @@ def test_status_prints_one_table_row_per_host(fleet3) -> None:
     assert " no " in lines["down"] and "unhealthy" in lines["down"] and "(1)" in lines["down"]
 
 
+@pytest.mark.slow
 def test_status_json_and_breaker_visible_across_invocations(fleet3) -> None:
     path, down = fleet3
     rows = {r["host"]: r for r in json.loads(rift("cluster", "status", "--hosts", str(path), "--json").stdout)}
