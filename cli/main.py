@@ -17,8 +17,9 @@ app = typer.Typer(
 
 def _register() -> None:
     """Import command modules, each of which attaches its commands to `app`."""
-    from cli import cluster
+    from cli import cluster, selfplay
 
+    selfplay.register(app)
     cluster.register(app)
 
 

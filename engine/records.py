@@ -111,8 +111,24 @@ def replay(record: dict, *, move_cap: int = 0) -> GameState:
 
 
 def iter_records(path: str | Path) -> Iterator[dict]:
-    """Records in a file: one record, a list of records, or {games: [...]}."""
+    """Records in a file: one record, a list of records, {games: [...]}, or JSON lines."""
     p = Path(path)
+    if p.suffix == ".jsonl":
+        try:
+            lines = p.read_text().splitlines()
+        except OSError as e:
+            raise StateFormatError(f"{p}: cannot read ({e})") from None
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as e:
+                raise StateFormatError(
+                    f"{p}: line {i + 1} is not valid JSON ({e}); a crash mid-write leaves at "
+                    "most the last line truncated: delete that line to recover the rest"
+                ) from None
+        return
     try:
         data: Any = json.loads(p.read_text())
     except (OSError, json.JSONDecodeError) as e:
