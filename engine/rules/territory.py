@@ -123,6 +123,8 @@ def apply_region(s: GameState, region: frozenset[int], player: int) -> None:
     for c in region:
         st = stacks[c]
         if st is not None:
+            for owner in st:
+                s.lost[owner] += 1
             credit_elimination(s, player, len(st))
             stacks[c] = None
         collapse_cell(s, c, player)
