@@ -99,3 +99,35 @@ def test_state_and_move_json_round_trip_along_a_game(board, n):
         again = Move.from_json(json.loads(json.dumps(m.to_json())))
         assert again == m and hash(again) == hash(m)
         apply_in_place(s, m)
+
+
+def test_placement_counts_match_the_slow_definition():
+    """The one-pass placement check agrees with trying every count on random positions."""
+    from engine.rules.movement import stack_can_act
+    from engine.rules.placement import placement_moves
+
+    rng = random.Random(3)
+    for board in ("square8", "hex8"):
+        s = new_game(board, 2)
+        for _ in range(150):
+            if s.status != "active":
+                break
+            if s.phase == "ring_placement" and s.hand[s.current_player]:
+                got = {(m.to, m.count) for m in placement_moves(s, s.current_player)}
+                want = set()
+                for c in range(s.geo.num_cells):
+                    if s.collapsed[c] or s.markers[c]:
+                        continue
+                    st = s.stacks[c]
+                    if st is None:
+                        for k in range(1, min(3, s.hand[s.current_player]) + 1):
+                            if stack_can_act(s, c, k, k):
+                                want.add((s.geo.keys[c], k))
+                    else:
+                        from engine.state import cap_height
+                        cap = cap_height(st) + 1 if st[-1] == s.current_player else 1
+                        if stack_can_act(s, c, len(st) + 1, cap):
+                            want.add((s.geo.keys[c], 1))
+                assert got == want
+            moves = legal_moves(s)
+            apply_in_place(s, moves[rng.randrange(len(moves))])
