@@ -57,12 +57,18 @@ def player_has_stack_action(s: GameState, player: int) -> bool:
     return False
 
 
+# Moves are immutable and reused: one Move per (board, type, player, cells), built once.
+_MOVE_CACHE: dict[tuple, Move] = {}
+
+
 def gen_stack_moves(s: GameState, cell: int, player: int, out: list) -> None:
     stacks = s.stacks
     collapsed = s.collapsed
     keys = s.geo.keys
     frm = keys[cell]
     h = len(stacks[cell])
+    cache = _MOVE_CACHE
+    bt = s.board_type
     for ray in s.geo.rays[cell]:
         if len(ray) < h:
             continue
@@ -70,7 +76,11 @@ def gen_stack_moves(s: GameState, cell: int, player: int, out: list) -> None:
             if collapsed[c] or stacks[c] is not None:
                 break
             if i + 1 >= h:
-                out.append(Move("move_stack", player, keys[c], frm))
+                k = (bt, player, cell, c)
+                m = cache.get(k)
+                if m is None:
+                    m = cache[k] = Move("move_stack", player, keys[c], frm)
+                out.append(m)
 
 
 def gen_captures(s: GameState, cell: int, player: int, mtype: str, out: list) -> None:

@@ -7,12 +7,31 @@ from engine.rules.recovery import is_eligible
 from engine.state import GameState, cap_height
 
 
+_PLACE_CACHE: dict[tuple[str, int], list[tuple[Move, Move, Move, Move]]] = {}
+
+
+def _place_moves_table(s: GameState, player: int) -> list[tuple[Move, Move, Move, Move]]:
+    """Move objects are immutable, so each (player, cell, count) placement is built once
+    per board and reused: creating hundreds of Moves per turn was most of the cost of a
+    placement phase on the large boards."""
+    key = (s.board_type, player)
+    table = _PLACE_CACHE.get(key)
+    if table is None:
+        keys = s.geo.keys
+        table = [
+            (None,) + tuple(Move("place_ring", player, keys[c], count=k) for k in (1, 2, 3))
+            for c in range(s.geo.num_cells)
+        ]
+        _PLACE_CACHE[key] = table
+    return table
+
+
 def placement_moves(s: GameState, player: int) -> list[Move]:
     """place_ring moves that leave the new stack able to move or capture (no dead placement)."""
     hand = s.hand[player]
     if hand <= 0:
         return []
-    keys = s.geo.keys
+    table = _place_moves_table(s, player)
     stacks, markers, collapsed = s.stacks, s.markers, s.collapsed
     top = min(3, hand)
     out = []
@@ -23,13 +42,15 @@ def placement_moves(s: GameState, player: int) -> list[Move]:
         st = stacks[c]
         if st is None:
             ok = _new_stack_counts(rays[c], stacks, collapsed, top)
-            for k in range(1, top + 1):
-                if ok >> k & 1:
-                    out.append(Move("place_ring", player, keys[c], count=k))
+            if ok:
+                row = table[c]
+                for k in range(1, top + 1):
+                    if ok >> k & 1:
+                        out.append(row[k])
         else:
             cap = cap_height(st) + 1 if st[-1] == player else 1
             if stack_can_act(s, c, len(st) + 1, cap):
-                out.append(Move("place_ring", player, keys[c], count=1))
+                out.append(table[c][1])
     return out
 
 
