@@ -43,8 +43,10 @@ def state_from_json(d: Any) -> GameState:
     if board_type not in SPECS:
         _fail(f"board.type {board_type!r} is not one of {', '.join(SPECS)}")
     players = d.get("players")
-    if not isinstance(players, list) or not 2 <= len(players) <= 4:
-        _fail("'players' must be a list of 2 to 4 players")
+    # RULES.md §15: the length of `players` is the player count. Games start with 2-4;
+    # a serialized position may hold fewer once seats have left (some vectors carry one).
+    if not isinstance(players, list) or not 1 <= len(players) <= 4:
+        _fail("'players' must be a list of 1 to 4 players")
     n = len(players)
     s = GameState(board_type, n)
 

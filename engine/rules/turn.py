@@ -41,7 +41,13 @@ def legal_moves(s: GameState) -> list[Move]:
         return out
     if phase == "chain_capture":
         out = []
-        gen_captures(s, s.chain_pos, p, "continue_capture_segment", out)
+        if s.chain_pos >= 0:
+            gen_captures(s, s.chain_pos, p, "continue_capture_segment", out)
+        else:
+            # A serialized chain without its position (older RingRift states): any of the
+            # mover's stacks may be the one in the chain.
+            for c in s.controlled_stacks(p):
+                gen_captures(s, c, p, "continue_capture_segment", out)
         return out
     if phase == "line_processing":
         return _line_moves(s, p)
