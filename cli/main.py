@@ -17,7 +17,9 @@ app = typer.Typer(
 
 def _register() -> None:
     """Import command modules, each of which attaches its commands to `app`."""
-    from cli import engine_commands  # noqa: F401
+    from cli import vectors
+
+    vectors.register(app)
 
 
 _register()
