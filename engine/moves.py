@@ -1,0 +1,245 @@
+"""Moves: every action and decision a player makes, in RingRift's move vocabulary.
+
+A `Move` names cells by RingRift position keys ("x,y" / "x,y,z") so that it is
+independent of any one state; the rules resolve keys to cell indices through the
+board's geometry. Equality and hashing use only the rule-relevant fields, so a
+recorded move (with ids, timestamps, informational extras) equals the legal move
+the engine generates.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from engine.errors import StateFormatError
+
+MOVE_TYPES = frozenset(
+    {
+        "place_ring", "skip_placement", "no_placement_action", "swap_sides",
+        "move_stack", "overtaking_capture", "continue_capture_segment", "skip_capture",
+        "no_movement_action", "recovery_slide", "skip_recovery",
+        "process_line", "choose_line_option", "no_line_action",
+        "choose_territory_option", "skip_territory_processing", "no_territory_action",
+        "eliminate_rings_from_stack", "forced_elimination",
+        "resign", "timeout",
+    }
+)
+# Moves that do not count as "acting" this turn (RULES.md §4.3).
+PASSIVE_MOVES = frozenset(
+    {
+        "no_placement_action", "no_movement_action", "no_line_action", "no_territory_action",
+        "skip_placement", "skip_capture", "skip_recovery", "skip_territory_processing",
+    }
+)
+CAPTURE_MOVES = frozenset({"overtaking_capture", "continue_capture_segment"})
+
+
+def _key(pos: Any, field: str) -> str:
+    """A position key from a JSON position dict (or an already-formed key)."""
+    if isinstance(pos, str):
+        return pos
+    if not isinstance(pos, dict) or "x" not in pos or "y" not in pos:
+        raise StateFormatError(f"move field {field!r} is not a position {{x, y[, z]}}: {pos!r}")
+    if pos.get("z") is not None:
+        return f"{int(pos['x'])},{int(pos['y'])},{int(pos['z'])}"
+    return f"{int(pos['x'])},{int(pos['y'])}"
+
+
+def _pos(key: str) -> dict:
+    parts = [int(v) for v in key.split(",")]
+    if len(parts) == 3:
+        return {"x": parts[0], "y": parts[1], "z": parts[2]}
+    return {"x": parts[0], "y": parts[1]}
+
+
+class Move:
+    """One move. Cells are position keys; multi-cell fields are tuples of keys.
+
+    Fields: type, player, frm, to, target (capture target), count (placement count),
+    line (the formed line's cells, in order), cells (collapsed markers of a line
+    option, or collapse positions of a recovery Option 2), region (frozenset of the
+    territory region's cells), context (elimination context), mode / option /
+    extraction (recovery).
+    """
+
+    __slots__ = (
+        "type", "player", "frm", "to", "target", "count", "line", "cells",
+        "region", "context", "mode", "option", "extraction", "_sig",
+    )
+
+    def __init__(
+        self,
+        type: str,
+        player: int,
+        to: str | None = None,
+        frm: str | None = None,
+        target: str | None = None,
+        count: int = 1,
+        line: tuple[str, ...] | None = None,
+        cells: tuple[str, ...] | None = None,
+        region: frozenset[str] | None = None,
+        context: str | None = None,
+        mode: str | None = None,
+        option: int | None = None,
+        extraction: tuple[str, ...] | None = None,
+    ):
+        self.type = type
+        self.player = player
+        self.to = to
+        self.frm = frm
+        self.target = target
+        self.count = count
+        self.line = line
+        self.cells = cells
+        self.region = region
+        self.context = context
+        self.mode = mode
+        self.option = option
+        self.extraction = extraction
+        self._sig = None
+
+    # --- identity ------------------------------------------------------------------------------
+
+    def sig(self) -> tuple:
+        """The rule-relevant fields, used for equality and hashing."""
+        s = self._sig
+        if s is None:
+            t = self.type
+            if t == "place_ring":
+                s = (t, self.player, self.to, self.count)
+            elif t == "move_stack":
+                s = (t, self.player, self.frm, self.to)
+            elif t in CAPTURE_MOVES:
+                s = (t, self.player, self.frm, self.target, self.to)
+            elif t in ("process_line", "choose_line_option"):
+                s = (t, self.player, frozenset(self.line or ()), frozenset(self.cells or ()))
+            elif t == "choose_territory_option":
+                s = (t, self.player, self.region if self.region is not None else self.to)
+            elif t == "eliminate_rings_from_stack":
+                s = (t, self.player, self.to, self.context or "territory")
+            elif t == "forced_elimination":
+                s = (t, self.player, self.to)
+            elif t == "recovery_slide":
+                s = (
+                    t, self.player, self.frm, self.to, self.mode, self.option,
+                    frozenset(self.cells or ()), tuple(self.extraction or ()),
+                )
+            else:
+                s = (t, self.player)
+            self._sig = s
+        return s
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Move) and self.sig() == other.sig()
+
+    def __hash__(self) -> int:
+        return hash(self.sig())
+
+    def __repr__(self) -> str:
+        parts = [self.type, f"p{self.player}"]
+        for name in ("frm", "target", "to"):
+            v = getattr(self, name)
+            if v is not None:
+                parts.append(f"{name}={v}")
+        if self.type == "place_ring":
+            parts.append(f"x{self.count}")
+        for name in ("context", "mode", "option"):
+            v = getattr(self, name)
+            if v is not None:
+                parts.append(f"{name}={v}")
+        if self.cells:
+            parts.append(f"cells={len(self.cells)}")
+        if self.region:
+            parts.append(f"region={len(self.region)}")
+        return f"Move({' '.join(parts)})"
+
+    # --- JSON ----------------------------------------------------------------------------------
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Move":
+        """Read RingRift move JSON (RULES.md §14); raises StateFormatError naming the bad field."""
+        if not isinstance(d, dict):
+            raise StateFormatError(f"a move must be a JSON object, got {type(d).__name__}")
+        t = d.get("type")
+        if t not in MOVE_TYPES:
+            raise StateFormatError(f"unknown move type {t!r}")
+        try:
+            player = int(d["player"])
+        except (KeyError, TypeError, ValueError):
+            raise StateFormatError(f"{t} move needs an integer 'player'") from None
+        m = cls(t, player)
+        if t in ("move_stack", "overtaking_capture", "continue_capture_segment", "recovery_slide"):
+            if "from" not in d:
+                raise StateFormatError(f"{t} move needs 'from'")
+            m.frm = _key(d["from"], "from")
+        if "to" in d and d["to"] is not None:
+            m.to = _key(d["to"], "to")
+        if t in CAPTURE_MOVES:
+            if "captureTarget" not in d:
+                raise StateFormatError(f"{t} move needs 'captureTarget'")
+            m.target = _key(d["captureTarget"], "captureTarget")
+        if t == "place_ring":
+            m.count = int(d.get("placementCount") or 1)
+        if t in ("process_line", "choose_line_option"):
+            lines = d.get("formedLines") or []
+            if lines:
+                m.line = tuple(_key(p, "formedLines") for p in lines[0].get("positions", []))
+            if t == "choose_line_option" and d.get("collapsedMarkers") is not None:
+                m.cells = tuple(_key(p, "collapsedMarkers") for p in d["collapsedMarkers"])
+            elif t == "choose_line_option":
+                m.cells = m.line
+        if t == "choose_territory_option":
+            regions = d.get("disconnectedRegions") or []
+            if regions and regions[0].get("spaces"):
+                m.region = frozenset(_key(p, "disconnectedRegions") for p in regions[0]["spaces"])
+        if t == "eliminate_rings_from_stack":
+            m.context = d.get("eliminationContext") or "territory"
+        if t == "recovery_slide":
+            m.mode = d.get("recoveryMode") or "line"
+            opt = d.get("recoveryOption", d.get("option"))
+            m.option = int(opt) if opt is not None else None
+            if d.get("collapsePositions"):
+                m.cells = tuple(_key(p, "collapsePositions") for p in d["collapsePositions"])
+            m.extraction = tuple(d.get("extractionStacks") or ())
+        return m
+
+    def to_json(self, extras: dict | None = None) -> dict:
+        """RingRift move JSON. `extras` (id, moveNumber, ...) are merged in as given."""
+        d: dict[str, Any] = {"type": self.type, "player": self.player}
+        if self.frm is not None:
+            d["from"] = _pos(self.frm)
+        d["to"] = _pos(self.to) if self.to is not None else {"x": 0, "y": 0}
+        if self.target is not None:
+            d["captureTarget"] = _pos(self.target)
+        t = self.type
+        if t == "place_ring":
+            d["placementCount"] = self.count
+        if t in ("process_line", "choose_line_option") and self.line:
+            d["formedLines"] = [{
+                "positions": [_pos(k) for k in self.line],
+                "player": self.player,
+                "length": len(self.line),
+            }]
+            if t == "choose_line_option":
+                d["collapsedMarkers"] = [_pos(k) for k in (self.cells or self.line)]
+        if t == "choose_territory_option" and self.region is not None:
+            d["disconnectedRegions"] = [{
+                "spaces": [_pos(k) for k in sorted(self.region)],
+                "controllingPlayer": self.player,
+                "isDisconnected": True,
+            }]
+        if t == "eliminate_rings_from_stack":
+            d["eliminationContext"] = self.context or "territory"
+        if t == "recovery_slide":
+            d["recoveryMode"] = self.mode
+            if self.option is not None:
+                d["recoveryOption"] = self.option
+            if self.cells:
+                d["collapsePositions"] = [_pos(k) for k in self.cells]
+            d["extractionStacks"] = list(self.extraction or ())
+        if extras:
+            d.update(extras)
+        return d
+
+
+def moves_from_json(items: Iterable[dict]) -> list[Move]:
+    return [Move.from_json(d) for d in items]

@@ -1,0 +1,124 @@
+"""Victory, stalemate and last player standing (R170–R179).
+
+The canonical engine evaluates victory when a player's turn (or a region's
+processing) is complete, not after every move: a capture that crosses the
+elimination threshold mid-turn still plays out the turn's bookkeeping first.
+"""
+from __future__ import annotations
+
+from engine.rules.movement import player_has_stack_action, stack_can_act
+from engine.state import GameState
+
+
+def _finish(s: GameState, winner: int | None, reason: str) -> None:
+    s.status = "completed"
+    s.winner = winner
+    s.victory_reason = reason
+
+
+def territory_counts(s: GameState) -> list[int]:
+    counts = [0] * (s.num_players + 1)
+    for o in s.collapsed:
+        if o > 0:
+            counts[o] += 1
+    return counts
+
+
+def has_legal_placement(s: GameState, player: int) -> bool:
+    if s.hand[player] <= 0:
+        return False
+    stacks, markers, collapsed = s.stacks, s.markers, s.collapsed
+    top = min(3, s.hand[player])
+    for c in range(s.geo.num_cells):
+        if collapsed[c] or markers[c]:
+            continue
+        st = stacks[c]
+        if st is None:
+            for k in range(1, top + 1):
+                if stack_can_act(s, c, k, k):
+                    return True
+        else:
+            from engine.state import cap_height
+
+            cap = cap_height(st) + 1 if st[-1] == player else 1
+            if stack_can_act(s, c, len(st) + 1, cap):
+                return True
+    return False
+
+
+def has_real_action(s: GameState, player: int) -> bool:
+    """Placement, movement or capture available (R172), ignoring must-move restrictions."""
+    return player_has_stack_action(s, player) or has_legal_placement(s, player)
+
+
+def check_victory(s: GameState) -> bool:
+    """Ring elimination, territory, early last-player-standing, bare-board stalemate."""
+    n = s.num_players
+    for p in range(1, n + 1):
+        if s.elim[p] >= s.victory_threshold:
+            _finish(s, p, "ring_elimination")
+            return True
+    terr = territory_counts(s)
+    total = sum(terr)
+    for p in range(1, n + 1):
+        if terr[p] >= s.territory_minimum and terr[p] > total - terr[p]:
+            _finish(s, p, "territory_control")
+            return True
+    controllers = {st[-1] for st in s.stacks if st is not None}
+    if len(controllers) == 1:
+        (q,) = controllers
+        if all(not s.has_any_ring(p) for p in range(1, n + 1) if p != q):
+            _finish(s, q, "last_player_standing")
+            return True
+    if not controllers:
+        if any(has_legal_placement(s, p) for p in range(1, n + 1)):
+            return False
+        _finish(s, stalemate_winner(s, terr), "stalemate")
+        return True
+    return False
+
+
+def stalemate_winner(s: GameState, terr: list[int]) -> int:
+    """Tiebreak ladder: territory, eliminated rings, markers (unique positive leader), last actor."""
+    n = s.num_players
+    markers = [0] * (n + 1)
+    for m in s.markers:
+        if m:
+            markers[m] += 1
+    for values in (terr, s.elim, markers):
+        best = max(values[1:])
+        leaders = [p for p in range(1, n + 1) if values[p] == best]
+        if best > 0 and len(leaders) == 1:
+            return leaders[0]
+    return s.last_actor or 1
+
+
+def update_lps(s: GameState, player: int, prev_player: int) -> bool:
+    """Round bookkeeping at the start of `player`'s turn; True when LPS (R172) ends the game."""
+    if player <= prev_player or s.lps_first == 0:
+        # A new round starts: close the previous one.
+        if s.lps_first:
+            actors = s.lps_actors
+            if len(actors) == 1:
+                if actors[0] == s.lps_candidate:
+                    s.lps_count += 1
+                else:
+                    s.lps_candidate = actors[0]
+                    s.lps_count = 1
+            else:
+                s.lps_candidate = 0
+                s.lps_count = 0
+        s.lps_first = player
+        s.lps_actors = ()
+    real = s.has_any_ring(player) and has_real_action(s, player)
+    if real:
+        s.lps_actors = s.lps_actors + (player,)
+    if s.lps_candidate == player and s.lps_count >= s.lps_required and real:
+        others = [
+            p for p in range(1, s.num_players + 1)
+            if p != player and s.has_any_ring(p) and has_real_action(s, p)
+        ]
+        if not others:
+            _finish(s, player, "last_player_standing")
+            return True
+    return False
