@@ -15,11 +15,11 @@ from typing import Any, Callable
 from engine.conformance import states as st
 from engine.conformance.api import engine_api
 from engine.conformance.model import CONTRACT, Result, describe_error
+from engine.conformance.replay import legality, settle_bookkeeping
 
 CAPTURE_MOVES = frozenset({"overtaking_capture", "continue_capture_segment"})
 _PLAYER_KEY = re.compile(r"^player(\d+)(RingsInHand|EliminatedRings|TerritorySpaces)$")
 _PLAYER_FIELD = {"RingsInHand": "ringsInHand", "EliminatedRings": "eliminatedRings", "TerritorySpaces": "territorySpaces"}
-_MAX_BOOKKEEPING = 8
 
 
 @dataclass
@@ -117,7 +117,11 @@ def run_vector(vector: dict, source: Path) -> Result:
     before = state.to_json()
     try:
         move = api.move_from_json(move_json)
-        result.legal = _legality(api, state, move)
+    except Exception as exc:
+        result.fail("input.move", "a move the engine decodes", describe_error(exc))
+        return result
+    result.legal = legality(api, state, move, result)
+    try:
         state = api.apply(state, move, trusted=True)
     except Exception as exc:
         result.fail(f"apply({move_json.get('type')})", "accepted as trusted replay", describe_error(exc))
@@ -125,7 +129,7 @@ def run_vector(vector: dict, source: Path) -> Result:
     result.notes.append(f"is_legal said {result.legal} for the {move_json.get('type')} move")
     moves = [move_json]
     state = _play_chain(api, state, inp, expected, move_json, moves, result)
-    state = _play_bookkeeping(api, state, assertions, result)
+    state = settle_bookkeeping(api, state, assertions.get("currentPhase"), assertions.get("currentPlayer"), result)
     out = Outcome(before, state.to_json(), state, moves, _chain_targets(inp, move_json), int(move_json.get("player") or 0))
     for key, want in assertions.items():
         known, got = actual_value(key, out)
@@ -139,13 +143,6 @@ def run_vector(vector: dict, source: Path) -> Result:
         ours = "awaiting_decision" if getattr(state, "pending_decision_type", None) else "complete"
         result.notes.append(f"status: vector says {expected['status']!r}, engine gives {ours!r} (not counted)")
     return result
-
-
-def _legality(api, state, move) -> bool | None:
-    try:
-        return bool(api.is_legal(state, move))
-    except Exception:
-        return None
 
 
 def _segments(inp: dict, first: dict) -> list[dict]:
@@ -180,25 +177,6 @@ def _play_chain(api, state, inp: dict, expected: dict, first: dict, moves: list[
             break
         state = api.apply(state, api.move_from_json(seg), trusted=True)
         moves.append(seg)
-    return state
-
-
-def _play_bookkeeping(api, state, assertions: dict, result: Result):
-    """Step 3: apply a no-action move while it is the only legal move and the asserted
-    phase (and player) is not reached yet, as RingRift's host does (R076)."""
-    phase, player = assertions.get("currentPhase"), assertions.get("currentPlayer")
-    if phase is None:
-        return state
-    for _ in range(_MAX_BOOKKEEPING):
-        if state.phase == phase and (player is None or state.current_player == player):
-            break
-        if state.status != "active":
-            break
-        legal = api.legal_moves(state)
-        if len(legal) != 1 or legal[0].to_json().get("type") not in st.NO_ACTION_MOVES:
-            break
-        result.notes.append(f"applied bookkeeping {legal[0].to_json().get('type')}")
-        state = api.apply(state, legal[0], trusted=True)
     return state
 
 

@@ -115,6 +115,6 @@ def _check_score(score: dict, final: dict, result: Result, where: str) -> None:
                 # The random-game generator counts rings of the colour still in play (hand +
                 # board); the older golden records count rings in hand only. Either agrees.
                 in_play = (got or 0) + st.rings_of_player(final, int(player))
-                got = in_play if in_play == want else got
+                got = in_play if in_play == want else f"{got} in hand, {in_play} in play"
             if got != want:
                 result.fail(f"{where}finalScore.{name}[{player}]", want, got)

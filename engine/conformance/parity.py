@@ -18,6 +18,7 @@ from typing import Any
 from engine.conformance import states as st
 from engine.conformance.api import engine_api
 from engine.conformance.model import PARITY, Result, describe_error
+from engine.conformance.replay import legality, settle_bookkeeping
 
 # Older move-type names RingRift later renamed; the fixtures still use them.
 LEGACY_MOVE_TYPES = {"choose_line_reward": "choose_line_option", "process_territory_region": "choose_territory_option"}
@@ -102,7 +103,7 @@ def _step(api, result: Result, label: str, state, move_json: dict, expected: dic
         result.fail(f"{label}move", "a move the engine decodes", describe_error(exc))
         return state
     if expected.get("tsValid") is False:
-        if api.is_legal(state, move):
+        if legality(api, state, move, result, label):
             result.fail(f"{label}tsValid", False, True)
         try:
             api.apply(state, move)
@@ -112,15 +113,29 @@ def _step(api, result: Result, label: str, state, move_json: dict, expected: dic
         except Exception as exc:
             result.fail(f"{label}apply", "IllegalMoveError", describe_error(exc))
         return state
-    legal = api.is_legal(state, move)
+    legal = legality(api, state, move, result, label)
     result.notes.append(f"{label}is_legal said {legal} for {move_json.get('type')} (TS: valid; not counted)")
     try:
         nxt = api.apply(state, move, trusted=True)
     except Exception as exc:
         result.fail(f"{label}apply({move_json.get('type')})", "accepted as trusted replay", describe_error(exc))
         return state
-    _check_next(result, label, expected.get("tsNext", expected), nxt, nxt.to_json())
+    summary = expected.get("tsNext", expected)
+    phase, player = _expected_turn(summary)
+    nxt = settle_bookkeeping(api, nxt, phase, player, result, label)
+    _check_next(result, label, summary, nxt, nxt.to_json())
     return nxt
+
+
+def _expected_turn(summary: dict) -> tuple[str | None, int | None]:
+    """Phase and player TS reached, from the summary or else from its state hash."""
+    phase, player = summary.get("currentPhase"), summary.get("currentPlayer")
+    text = summary.get("stateHash") or summary.get("tsStateHash")
+    if phase is None and text:
+        meta = parse_hash(text)["meta"]
+        if len(meta) == 2 and meta[0].isdigit():
+            player, phase = int(meta[0]), meta[1]
+    return phase, player
 
 
 def run_fixture(data: dict, fixture_id: str, source: Path) -> Result:
