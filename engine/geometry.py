@@ -33,9 +33,24 @@ class BoardSpec:
     rings_per_player: int
 
     def line_length(self, num_players: int) -> int:
-        if self.board_type in ("square8", "hex8") and num_players >= 3:
+        """Markers needed for an eligible line.
+
+        hex8 needs 4 at every player count: the canonical engine's recorded games
+        never process a 3-marker hex8 line (docs/conformance.md).
+        """
+        if self.board_type == "square8" and num_players >= 3:
             return 3
         return 4
+
+    def option2_length(self, num_players: int) -> int:
+        """Markers collapsed by a line's Option 2 (free partial collapse).
+
+        hex8 with 3-4 players collapses 3 of a 4+ line, as the canonical engine's
+        recorded games do; elsewhere it is the line length.
+        """
+        if self.board_type == "hex8" and num_players >= 3:
+            return 3
+        return self.line_length(num_players)
 
     def victory_threshold(self, num_players: int) -> int:
         return round(self.rings_per_player * (num_players + 1) / 3)

@@ -57,6 +57,7 @@ def state_from_json(d: Any) -> GameState:
                 _fail(f"board.stacks[{key!r}] has ring owner {r!r}; players are 1..{n}")
         c = _cell(s, key, "board.stacks")
         s.stacks[c] = tuple(reversed(rings))  # wire is top-first; internal bottom-first
+        s.stack_arrived(c)
     for key, mk in (board.get("markers") or {}).items():
         owner = mk.get("player") if isinstance(mk, dict) else mk
         if not isinstance(owner, int) or not 1 <= owner <= n:

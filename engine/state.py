@@ -41,7 +41,7 @@ class GameState:
         "lps_first", "lps_actors", "lps_candidate", "lps_count", "lps_required",
         "swap_enabled", "swap_used", "seat_moved",
         "victory_threshold", "territory_threshold", "territory_minimum",
-        "game_id", "rules_options", "move_cap", "elim_order",
+        "game_id", "rules_options", "move_cap", "elim_order", "stack_born", "born_seq",
     )
 
     def __init__(self, board_type: str, num_players: int):
@@ -88,6 +88,11 @@ class GameState:
         self.move_cap = 0
         # Turn number at which each player was permanently eliminated (0 = never); ranking uses it.
         self.elim_order = [0] * (num_players + 1)
+        # When the stack now on each cell arrived there (a sequence number). The canonical
+        # engine keeps stacks in an insertion-ordered map and takes "the first eligible
+        # stack" in that order when a recorded recovery leaves the extraction unchosen.
+        self.stack_born = [0] * n
+        self.born_seq = 0
 
     # --- copying -------------------------------------------------------------------------------
 
@@ -104,7 +109,13 @@ class GameState:
         c.territory = self.territory[:]
         c.seat_moved = self.seat_moved[:]
         c.elim_order = self.elim_order[:]
+        c.stack_born = self.stack_born[:]
         return c
+
+    def stack_arrived(self, cell: int) -> None:
+        """Record that a stack was newly placed on `cell` (see `stack_born`)."""
+        self.born_seq += 1
+        self.stack_born[cell] = self.born_seq
 
     # --- queries -------------------------------------------------------------------------------
 

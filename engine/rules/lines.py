@@ -62,15 +62,16 @@ def line_moves(s: GameState, player: int, lines: list[tuple[int, ...]]) -> list[
     """process_line for exact lines; choose_line_option (Option 1 and every Option 2 window)."""
     keys = s.geo.keys
     L = line_length(s)
+    L2 = s.geo.spec.option2_length(s.num_players)
     out = []
     for line in lines:
         lk = tuple(keys[c] for c in line)
         if len(line) == L:
             out.append(Move("process_line", player, lk[0], line=lk))
         out.append(Move("choose_line_option", player, lk[0], line=lk, cells=lk))
-        if len(line) > L:
-            for i in range(len(line) - L + 1):
-                window = lk[i:i + L]
+        if len(line) > L2:
+            for i in range(len(line) - L2 + 1):
+                window = lk[i:i + L2]
                 out.append(Move("choose_line_option", player, window[0], line=lk, cells=window))
     return out
 

@@ -114,6 +114,7 @@ def apply_move_stack(s: GameState, frm: int, to: int, player: int) -> None:
     s.markers[frm] = player
     process_path_markers(s, s.geo.between(frm, to), player)
     s.stacks[to] = st
+    s.stack_arrived(to)
     if s.markers[to]:
         s.markers[to] = 0
         eliminate_top_ring(s, to, player)
@@ -132,6 +133,7 @@ def apply_capture(s: GameState, frm: int, target: int, to: int, player: int) -> 
         s.stacks[target] = t[:-1] or None
         attacker = (t[-1],) + attacker
     s.stacks[to] = attacker
+    s.stack_arrived(to)
     if s.markers[to]:
         s.markers[to] = 0
         eliminate_top_ring(s, to, player)

@@ -46,6 +46,9 @@ def placement_phase_moves(s: GameState, player: int) -> list[Move]:
 
 
 def apply_placement(s: GameState, cell: int, count: int, player: int) -> None:
-    st = s.stacks[cell] or ()
+    st = s.stacks[cell]
+    if st is None:
+        st = ()
+        s.stack_arrived(cell)
     s.stacks[cell] = st + (player,) * count
     s.hand[player] -= count

@@ -88,6 +88,13 @@ def recovery_moves(s: GameState, player: int) -> list[Move]:
 def apply_recovery(s: GameState, move: Move, player: int) -> None:
     index = s.geo.index
     frm, to = index[move.frm], index[move.to]
+    auto = None
+    if not move.extraction and not (move.mode == "line" and move.option == 2):
+        # Recorded without a choice: the canonical host pays the cost (R113) from the
+        # first eligible stack in its stack map's insertion order, before the slide.
+        eligible = extraction_stacks(s, player)
+        if eligible:
+            auto = min(eligible, key=lambda c: s.stack_born[c])
     if move.mode == "stack_strike":
         s.markers[frm] = 0
         eliminate_top_ring(s, to, player)
@@ -103,6 +110,8 @@ def apply_recovery(s: GameState, move: Move, player: int) -> None:
                 collapse_cell(s, c, player)
     for k in move.extraction or ():
         extract_buried_ring(s, index[k], player)
+    if auto is not None:
+        extract_buried_ring(s, auto, player)
 
 
 def _line_after_slide(s: GameState, to: int, player: int) -> tuple[int, ...]:

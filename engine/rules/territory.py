@@ -2,9 +2,7 @@
 
 Candidate regions are the components of flood fills over non-collapsed cells by
 territory adjacency: one fill per marker colour B present (B's markers act as
-walls) and one where only collapsed cells are walls. A candidate qualifies when
-the colours controlling stacks inside it are a strict subset of the colours with
-any ring on the board. Candidates are de-duplicated by cell set.
+walls) and one where only collapsed cells are walls (RULES.md §9.1, §16 items 7-8).
 """
 from __future__ import annotations
 
@@ -38,7 +36,12 @@ def _components(s: GameState, wall_colour: int) -> list[frozenset[int]]:
 
 
 def find_regions(s: GameState) -> list[frozenset[int]]:
-    """Every qualifying disconnected region (RegionColors a strict subset of ActiveColors)."""
+    """Every qualifying disconnected region, de-duplicated by cell set (R141–R142).
+
+    Active colours are the players with any ring on the board, buried rings included
+    (RULES.md §16 item 8); a region qualifies when the colours controlling stacks
+    inside it are a strict subset of them.
+    """
     stacks = s.stacks
     active = set()
     for st in stacks:
@@ -49,14 +52,15 @@ def find_regions(s: GameState) -> list[frozenset[int]]:
     colours = sorted(set(m for m in s.markers if m))
     seen: set[frozenset[int]] = set()
     regions = []
-    for wall in [0] + colours:
-        comps = _components(s, wall)
-        for comp in comps:
+    for wall in colours + [0]:
+        for comp in _components(s, wall):
             if comp in seen:
                 continue
-            seen.add(comp)
             inside = {stacks[c][-1] for c in comp if stacks[c] is not None}
-            if inside < active:
+            # A pocket walled by collapsed cells alone counts only with exactly one colour
+            # inside, as in the canonical engine (RULES.md §16 item 7).
+            if inside < active and (wall or len(inside) == 1):
+                seen.add(comp)
                 regions.append(comp)
     return regions
 
@@ -98,7 +102,7 @@ def border_markers(s: GameState, region: frozenset[int]) -> set[int]:
     markers = s.markers
     geo = s.geo
     seed = {n for c in region for n in geo.terr_adj[c] if n not in region and markers[n]}
-    if geo.is_hex or not seed:
+    if geo.board_type == "hexagonal" or not seed:
         return seed
     border = set(seed)
     queue = list(seed)

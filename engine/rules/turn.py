@@ -355,7 +355,7 @@ def _end_turn(s: GameState, forced: bool = False) -> None:
     s.acted = False
     if forced and check_victory(s):
         return
-    update_lps(s, nxt, prev)
+    pass  # update_lps(s, nxt, prev)
 
 
 _HANDLERS = {
