@@ -42,11 +42,13 @@ class BoardSpec:
             return 3
         return 4
 
-    def option2_length(self, num_players: int) -> int:
-        """Markers collapsed by a line's Option 2 (free partial collapse).
+    def collapse_length(self, num_players: int) -> int:
+        """The effective line length L for rewards: a line longer than this is overlength.
 
-        hex8 with 3-4 players collapses 3 of a 4+ line, as the canonical engine's
-        recorded games do; elsewhere it is the line length.
+        Exact-length lines collapse whole for one ring; overlength lines offer Option 1
+        (all, one ring) or Option 2 (any L consecutive markers, free). On hex8 with 3-4
+        players this is 3 while detection needs 4, so every hex8 line there is
+        overlength, as in the canonical engine's recorded games (docs/conformance.md).
         """
         if self.board_type == "hex8" and num_players >= 3:
             return 3

@@ -61,12 +61,11 @@ def find_lines(s: GameState, player: int) -> list[tuple[int, ...]]:
 def line_moves(s: GameState, player: int, lines: list[tuple[int, ...]]) -> list[Move]:
     """process_line for exact lines; choose_line_option (Option 1 and every Option 2 window)."""
     keys = s.geo.keys
-    L = line_length(s)
-    L2 = s.geo.spec.option2_length(s.num_players)
+    L2 = s.geo.spec.collapse_length(s.num_players)
     out = []
     for line in lines:
         lk = tuple(keys[c] for c in line)
-        if len(line) == L:
+        if len(line) == L2:
             out.append(Move("process_line", player, lk[0], line=lk))
         out.append(Move("choose_line_option", player, lk[0], line=lk, cells=lk))
         if len(line) > L2:

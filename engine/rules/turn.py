@@ -123,7 +123,7 @@ def _tolerated(s: GameState, move: Move) -> bool:
     legal = legal_moves(s)
     if t == "process_line" and s.phase == "line_processing" and s.pending is None:
         line = L.match_line(s, move.player, move.line)
-        return line is not None and len(line) > L.line_length(s)
+        return line is not None and len(line) > s.geo.spec.collapse_length(s.num_players)
     if t == "choose_territory_option" and move.region is None:
         return any(m.type == t and move.to in m.region for m in legal)
     if t == "recovery_slide" and not move.extraction:
@@ -233,7 +233,7 @@ def _line_choice(s, m, p, index):
     line = L.match_line(s, p, m.line)
     if line is None:
         return
-    Lmin = L.line_length(s)
+    Lmin = s.geo.spec.collapse_length(s.num_players)
     if m.type == "process_line":
         if len(line) > Lmin:
             return  # overlength: a selection that changes nothing
