@@ -17,8 +17,10 @@ app = typer.Typer(
 
 def _register() -> None:
     """Import command modules, each of which attaches its commands to `app`."""
-    from cli import vectors
+    from cli import cluster, selfplay, vectors
 
+    selfplay.register(app)
+    cluster.register(app)
     vectors.register(app)
 
 

@@ -36,6 +36,7 @@ def new_game(
     s = GameState(board_type, num_players)
     s.rules_options = dict(rules_options or {})
     s.swap_enabled = bool(s.rules_options.get("swapRuleEnabled"))
+    s.lps_required = int(s.rules_options.get("lpsRoundsRequired", 3))
     s.move_cap = default_move_cap(board_type, num_players) if move_cap is None else move_cap
     s.game_id = game_id
     return s

@@ -90,6 +90,10 @@ def state_from_json(d: Any) -> GameState:
     for num in range(1, n + 1):
         s.board_elim[num] = int(be.get(str(num), be.get(num, s.elim[num])) or 0)
     s.total_elim = int(d.get("totalRingsEliminated", sum(s.board_elim)))
+    rpp = s.geo.spec.rings_per_player
+    for num in range(1, n + 1):
+        # Not serialized: what conservation says must be gone (never negative for odd states).
+        s.lost[num] = max(0, rpp - s.hand[num] - s.rings_on_board(num))
 
     cp = d.get("currentPlayer", 1)
     if not isinstance(cp, int) or not 1 <= cp <= n:

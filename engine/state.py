@@ -34,8 +34,8 @@ class GameState:
 
     __slots__ = (
         "geo", "board_type", "num_players", "stacks", "markers", "collapsed",
-        "hand", "elim", "board_elim", "territory", "total_elim",
-        "current_player", "phase", "status", "winner", "victory_reason",
+        "hand", "elim", "board_elim", "territory", "total_elim", "lost",
+        "current_player", "phase", "status", "winner", "victory_reason", "outcome",
         "must_move", "chain_pos", "pending", "recovery_turn", "acted",
         "turn_number", "move_count", "last_actor",
         "lps_first", "lps_actors", "lps_candidate", "lps_count", "lps_required",
@@ -59,11 +59,16 @@ class GameState:
         self.board_elim = [0] * (num_players + 1)
         self.territory = [0] * (num_players + 1)
         self.total_elim = 0
+        # Rings of each colour eliminated (whoever was credited): conservation checks use it.
+        self.lost = [0] * (num_players + 1)
         self.current_player = 1
         self.phase = "ring_placement"
         self.status = "active"
         self.winner: int | None = None
         self.victory_reason: str | None = None
+        # How the game ended for the record: the victory reason, or 'stalemate' when a bare
+        # board was resolved by tiebreak (victory_reason then names the deciding step).
+        self.outcome: str | None = None
         self.must_move = -1
         self.chain_pos = -1
         self.pending: str | None = None  # 'line' | 'territory' | 'recovery'
@@ -107,6 +112,7 @@ class GameState:
         c.elim = self.elim[:]
         c.board_elim = self.board_elim[:]
         c.territory = self.territory[:]
+        c.lost = self.lost[:]
         c.seat_moved = self.seat_moved[:]
         c.elim_order = self.elim_order[:]
         c.stack_born = self.stack_born[:]

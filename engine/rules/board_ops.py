@@ -24,6 +24,7 @@ def collapse_cell(s: GameState, cell: int, player: int) -> None:
 def eliminate_top_ring(s: GameState, cell: int, player: int) -> None:
     st = s.stacks[cell]
     s.stacks[cell] = st[:-1] or None
+    s.lost[st[-1]] += 1
     credit_elimination(s, player, 1)
 
 
@@ -32,6 +33,7 @@ def eliminate_cap(s: GameState, cell: int, player: int) -> int:
     st = s.stacks[cell]
     cap = cap_height(st)
     s.stacks[cell] = st[:-cap] or None
+    s.lost[st[-1]] += cap
     credit_elimination(s, player, cap)
     return cap
 
@@ -49,6 +51,7 @@ def extract_buried_ring(s: GameState, cell: int, player: int) -> bool:
     i = st.index(player)
     rest = st[:i] + st[i + 1:]
     s.stacks[cell] = rest or None
+    s.lost[player] += 1
     s.elim[player] += 1
     return True
 

@@ -131,6 +131,8 @@ def apply_capture(s: GameState, frm: int, target: int, to: int, player: int) -> 
     t = s.stacks[target]
     if t is not None:
         s.stacks[target] = t[:-1] or None
+        if len(t) > 1:
+            s.stack_arrived(target)
         attacker = (t[-1],) + attacker
     s.stacks[to] = attacker
     s.stack_arrived(to)

@@ -95,9 +95,9 @@ def region_moves(s: GameState, player: int, regions: list[frozenset[int]]) -> li
 def border_markers(s: GameState, region: frozenset[int]) -> set[int]:
     """Markers collapsed with a region (engine behaviour, RULES.md §16 item 6).
 
-    Seed: markers of any colour territory-adjacent to the region. On square boards the
-    seed then grows through markers reachable by 8-neighbour steps, never entering the
-    region; on hex boards the border is the seed alone.
+    Seed: markers of any colour territory-adjacent to the region. On square8, square19
+    and hex8 the seed then grows through markers reachable by 8-neighbour (x, y) steps,
+    never entering the region; on hexagonal the border is the seed alone.
     """
     markers = s.markers
     geo = s.geo
@@ -123,6 +123,8 @@ def apply_region(s: GameState, region: frozenset[int], player: int) -> None:
     for c in region:
         st = stacks[c]
         if st is not None:
+            for owner in st:
+                s.lost[owner] += 1
             credit_elimination(s, player, len(st))
             stacks[c] = None
         collapse_cell(s, c, player)

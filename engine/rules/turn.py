@@ -275,7 +275,11 @@ def _eliminate(s, m, p, index):
         eliminate_top_ring(s, c, p)
         return
     if ctx == "recovery":
-        extract_buried_ring(s, c, p)
+        # A region's recovery-context cost is an elimination like any other: unlike the
+        # extraction paid inside a recovery slide, it counts on the board too.
+        if extract_buried_ring(s, c, p):
+            s.board_elim[p] += 1
+            s.total_elim += 1
     else:
         eliminate_cap(s, c, p)
     if ctx == "forced":
@@ -355,7 +359,7 @@ def _end_turn(s: GameState, forced: bool = False) -> None:
     s.acted = False
     if forced and check_victory(s):
         return
-    pass  # update_lps(s, nxt, prev)
+    update_lps(s, nxt, prev)
 
 
 _HANDLERS = {
