@@ -147,6 +147,45 @@ class Geometry:
                         ns.append(self._coord_index[q])
             moore.append(tuple(ns))
         self.moore_xy = tuple(moore)
+        self._build_bitboard(terr_dirs)
+
+    def _build_bitboard(self, terr_dirs) -> None:
+        """Cells as bits of one Python int, in a grid padded by one column so that
+        shifting never wraps a row into the next: territory flood fills become a few
+        big-integer shifts per step instead of a Python loop per cell."""
+        if self.is_hex:
+            r = self.radius
+            width = 2 * r + 2
+            pos = [(c[1] + r) * width + (c[0] + r) for c in self.coords]  # row y, col x
+            shifts = (1, width, width - 1)  # hex neighbours: ±x, ±y, ±(x-y) on axial coords
+        else:
+            width = self.spec.size + 1
+            pos = [c[1] * width + c[0] for c in self.coords]
+            shifts = (1, width)
+        self.bits = tuple(1 << p for p in pos)
+        self.cell_of_bitpos = {p: i for i, p in enumerate(pos)}
+        self.all_bits = sum(self.bits)
+        self.terr_shifts = shifts
+        # Sanity: the shift set reproduces the territory adjacency table.
+        for c in (0, self.num_cells // 2):
+            grown = self.grow(self.bits[c], self.all_bits) & ~self.bits[c]
+            assert sorted(self.cells_of(grown)) == sorted(self.terr_adj[c]), self.board_type
+
+    def grow(self, mask: int, passable: int) -> int:
+        """`mask` plus its territory neighbours, within `passable`."""
+        out = mask
+        for sh in self.terr_shifts:
+            out |= (mask << sh) | (mask >> sh)
+        return out & passable
+
+    def cells_of(self, mask: int) -> list[int]:
+        cells = []
+        lookup = self.cell_of_bitpos
+        while mask:
+            low = mask & -mask
+            cells.append(lookup[low.bit_length() - 1])
+            mask ^= low
+        return cells
 
     # --- coordinates -------------------------------------------------------------------------
 

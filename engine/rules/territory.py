@@ -11,27 +11,18 @@ from engine.rules.board_ops import collapse_cell, credit_elimination
 from engine.state import GameState
 
 
-def _components(s: GameState, wall_colour: int) -> list[frozenset[int]]:
-    collapsed = s.collapsed
-    markers = s.markers
-    adj = s.geo.terr_adj
-    seen = bytearray(s.geo.num_cells)
+def _components(geo, passable: int) -> list[int]:
+    """Connected components (territory adjacency) of a cell bitmask, each as a bitmask."""
     comps = []
-    for start in range(s.geo.num_cells):
-        if seen[start] or collapsed[start] or (wall_colour and markers[start] == wall_colour):
-            continue
-        seen[start] = 1
-        comp = [start]
-        stack = [start]
-        while stack:
-            c = stack.pop()
-            for n in adj[c]:
-                if seen[n] or collapsed[n] or (wall_colour and markers[n] == wall_colour):
-                    continue
-                seen[n] = 1
-                comp.append(n)
-                stack.append(n)
-        comps.append(frozenset(comp))
+    while passable:
+        comp = passable & -passable
+        while True:
+            grown = geo.grow(comp, passable)
+            if grown == comp:
+                break
+            comp = grown
+        comps.append(comp)
+        passable &= ~comp
     return comps
 
 
@@ -42,26 +33,39 @@ def find_regions(s: GameState) -> list[frozenset[int]]:
     (RULES.md §16 item 8); a region qualifies when the colours controlling stacks
     inside it are a strict subset of them.
     """
-    stacks = s.stacks
-    active = set()
-    for st in stacks:
+    geo = s.geo
+    bits = geo.bits
+    active: set[int] = set()
+    control = {}
+    for c, st in enumerate(s.stacks):
         if st is not None:
             active.update(st)
+            top = st[-1]
+            control[top] = control.get(top, 0) | bits[c]
     if not active:
         return []
-    colours = sorted(set(m for m in s.markers if m))
-    seen: set[frozenset[int]] = set()
+    collapsed_bits = 0
+    marker_bits: dict[int, int] = {}
+    for c, o in enumerate(s.collapsed):
+        if o:
+            collapsed_bits |= bits[c]
+    for c, m in enumerate(s.markers):
+        if m:
+            marker_bits[m] = marker_bits.get(m, 0) | bits[c]
+    open_bits = geo.all_bits & ~collapsed_bits
+    seen: set[int] = set()
     regions = []
-    for wall in colours + [0]:
-        for comp in _components(s, wall):
+    walls = [(colour, marker_bits[colour]) for colour in sorted(marker_bits)] + [(0, 0)]
+    for colour, wall in walls:
+        for comp in _components(geo, open_bits & ~wall):
             if comp in seen:
                 continue
-            inside = {stacks[c][-1] for c in comp if stacks[c] is not None}
+            inside = {p for p, mask in control.items() if comp & mask}
             # A pocket walled by collapsed cells alone counts only with exactly one colour
             # inside, as in the canonical engine (RULES.md §16 item 7).
-            if inside < active and (wall or len(inside) == 1):
+            if inside < active and (colour or len(inside) == 1):
                 seen.add(comp)
-                regions.append(comp)
+                regions.append(frozenset(geo.cells_of(comp)))
     return regions
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from engine import apply_in_place, legal_moves, new_game
 from engine.invariants import progress_measure, violations
+from engine.rules.movement import stack_has_action
 
 CONFIGS = [(b, n) for b in ("square8", "hex8", "square19", "hexagonal") for n in (2, 3, 4)]
 # Small boards are fast: more games there; large boards a couple each (hundreds of moves).
@@ -24,6 +25,9 @@ def play_checked(board: str, n: int, seed: int) -> str:
         move = moves[rng.randrange(len(moves))]
         assert move.player == s.current_player
         apply_in_place(s, move)
+        if move.type == "place_ring":
+            cell = s.geo.index[move.to]
+            assert stack_has_action(s, cell), f"dead placement {move!r}"
         problems = violations(s)
         assert not problems, f"{board} {n}p seed {seed} after {move!r}: {problems}"
         now = progress_measure(s)
