@@ -17,10 +17,11 @@ app = typer.Typer(
 
 def _register() -> None:
     """Import command modules, each of which attaches its commands to `app`."""
-    from cli import cluster, selfplay
+    from cli import cluster, selfplay, vectors
 
     selfplay.register(app)
     cluster.register(app)
+    vectors.register(app)
 
 
 _register()
