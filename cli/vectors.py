@@ -15,7 +15,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from engine.conformance import KINDS, Case, ConformanceInputError, Result, collect_cases
+from engine.conformance import KINDS, Case, ConformanceInputError, Result, collect_cases, load_disputed
+
+# Vectors this project disputes, each with the rule it cites (see docs/conformance.md).
+DEFAULT_DISPUTED = Path(__file__).resolve().parents[1] / "docs" / "conformance-disputed.json"
 
 _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -30,10 +33,15 @@ def vectors(
     paths: list[Path] = typer.Argument(..., help="Files or folders (searched recursively) of conformance data."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List every pass and its notes too."),
     only: Optional[str] = typer.Option(None, "--only", help="Run only cases whose id contains this substring."),
+    disputed: Optional[Path] = typer.Option(
+        None, "--disputed",
+        help="JSON of disputed ids with the rule each cites (default: docs/conformance-disputed.json).",
+    ),
 ) -> None:
     """Run contract vectors, rules-parity fixtures, golden games and random-game records."""
     try:
-        cases = collect_cases(paths, only=only)
+        source = disputed or (DEFAULT_DISPUTED if DEFAULT_DISPUTED.is_file() else None)
+        cases = collect_cases(paths, only=only, disputed=load_disputed(source) if source else None)
     except ConformanceInputError as exc:
         _err.print(f"error: {exc}", markup=False)
         raise typer.Exit(2)
@@ -46,7 +54,7 @@ def vectors(
             _print_result(result, "PASS", "green", show_notes=True)
     excluded = [r for r in results if r.excluded]
     if excluded:
-        _out.print(f"\nExcluded (not counted): {len(excluded)}", style="yellow", markup=False)
+        _out.print(f"\nExcluded or disputed (not counted): {len(excluded)}", style="yellow", markup=False)
         for result in excluded:
             verdict = "would pass" if result.passed else f"fails: {result.failures[0].describe()}"
             _out.print(f"  {result.id} - {result.exclusion_reason} [{verdict}]", markup=False)

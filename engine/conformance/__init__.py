@@ -5,7 +5,9 @@ A pure library: discovery (`collect_cases`) yields `Case`s, each `Case.run()` yi
 `Result` with its failures (assertion, expected, actual) and uncounted notes. The `rift
 vectors` command (cli/vectors.py) adds the presentation, progress and exit codes.
 """
-from engine.conformance.discover import classify, collect_cases, find_files, load_exclusions
+from engine.conformance.discover import (
+    classify, collect_cases, find_files, load_disputed, load_exclusions,
+)
 from engine.conformance.model import (
     CONTRACT,
     GOLDEN,
@@ -21,5 +23,5 @@ from engine.conformance.model import (
 __all__ = [
     "CONTRACT", "GOLDEN", "KINDS", "PARITY", "RANDOM",
     "Case", "ConformanceInputError", "Failure", "Result",
-    "classify", "collect_cases", "find_files", "load_exclusions",
+    "classify", "collect_cases", "find_files", "load_disputed", "load_exclusions",
 ]

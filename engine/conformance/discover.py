@@ -110,8 +110,29 @@ def _bind(fn, *args):
     return lambda: fn(*args)
 
 
-def collect_cases(paths: Iterable[str | Path], only: str | None = None) -> list[Case]:
-    """All cases under `paths` (filtered by id substring), each marked with its exclusion."""
+def load_disputed(path: Path) -> dict[str, str]:
+    """Project-side disputes: {id: {"reason", "rule"}} ids that docs/conformance.md shows,
+    citing the rule, to be wrong. Reported apart like exclusions, never counted."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConformanceInputError(f"{path}: cannot read disputed vectors: {exc}") from exc
+    entries = data.get("disputed", {}) if isinstance(data, dict) else None
+    if not isinstance(entries, dict):
+        raise ConformanceInputError(f"{path}: `disputed` must map ids to {{reason, rule}}")
+    out = {}
+    for k, v in entries.items():
+        if not isinstance(v, dict) or not v.get("reason") or not v.get("rule"):
+            raise ConformanceInputError(f"{path}: disputed {k!r} needs a reason and the rule it cites")
+        out[str(k)] = f"disputed ({v['rule']}): {v['reason']}"
+    return out
+
+
+def collect_cases(
+    paths: Iterable[str | Path], only: str | None = None, disputed: dict[str, str] | None = None,
+) -> list[Case]:
+    """All cases under `paths` (filtered by id substring), each marked with its exclusion
+    (EXCLUDED.json beside the data) or dispute (`disputed`, from the project's docs)."""
     problems: list[str] = []
     cases: list[Case] = []
     cache: dict[Path, dict[str, str]] = {}
@@ -128,7 +149,7 @@ def collect_cases(paths: Iterable[str | Path], only: str | None = None) -> list[
             continue
         for case in found:
             if only is None or only in case.id:
-                reason = excluded.get(case.id)
+                reason = excluded.get(case.id) or (disputed or {}).get(case.id)
                 cases.append(case if reason is None else _with_exclusion(case, reason))
     if problems:
         raise ConformanceInputError("\n".join(problems))
