@@ -17,7 +17,9 @@ app = typer.Typer(
 
 def _register() -> None:
     """Import command modules, each of which attaches its commands to `app`."""
-    from cli import engine_commands  # noqa: F401
+    from cli import data_commands
+
+    data_commands.register(app)
 
 
 _register()
