@@ -19,7 +19,7 @@ from infra.data_config import DataConfig, load_data_config
 from infra.errors import CorruptDataError, corrupt_database
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 models_app = typer.Typer(help="Model registry: list, inspect, pick the best, deprecate, trace lineage.",
                          no_args_is_help=True)
@@ -192,7 +192,7 @@ def games_check(data_dir: DataDir = None, config: ConfigFile = None) -> None:
                 problems = store.check()
                 if problems:
                     raise corrupt_database(db, RuntimeError(f"integrity check failed: {'; '.join(problems[:3])}"))
-                console.print(f"[green]ok[/] {db} ({store.count()} games)")
+                console.print(f"[green]ok[/] {db} ({store.count()} games)", soft_wrap=True)
         except CorruptDataError as exc:
             bad += 1
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False)

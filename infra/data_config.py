@@ -30,6 +30,7 @@ class DataConfig(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Root of games/, shards/, registry.db, artifacts/.")
     flush_batch_size: int = Field(100, ge=1, description="Games per database flush.")
     flush_interval_s: float = Field(5.0, gt=0, description="Longest a journaled game waits for its flush.")
+    busy_timeout_s: float = Field(30.0, gt=0, description="How long to wait for another process's write lock.")
     journal_rotate_bytes: int = Field(8 << 20, ge=1, description="Start a new journal file past this size.")
     storage_block: str | None = Field(
         None, description="Prefect block document, e.g. 's3-bucket/rift-artifacts'; None = local folder."

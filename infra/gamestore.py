@@ -31,7 +31,6 @@ CREATE TABLE IF NOT EXISTS games (
     board_type TEXT NOT NULL,
     num_players INTEGER NOT NULL,
     engines TEXT NOT NULL,          -- JSON list, engine identity per seat
-    moves TEXT NOT NULL,            -- JSON list of moves as recorded
     outcome TEXT,
     winner INTEGER,
     length INTEGER NOT NULL,
@@ -39,8 +38,9 @@ CREATE TABLE IF NOT EXISTS games (
     created_at TEXT NOT NULL,
     source_host TEXT NOT NULL,
     samples_ref TEXT,               -- shard key holding this game's samples, if exported
-    record TEXT NOT NULL,           -- the rest of the game record, JSON without moves
-    inserted_at TEXT NOT NULL
+    inserted_at TEXT NOT NULL,
+    moves TEXT NOT NULL,            -- JSON list of moves as recorded (large: kept after the small columns)
+    record TEXT NOT NULL            -- the rest of the game record, JSON without moves
 );
 CREATE INDEX IF NOT EXISTS games_id ON games(id);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -49,8 +49,8 @@ CREATE TABLE IF NOT EXISTS journal_progress (
 );
 """
 
-COLUMNS = ("hash", "id", "board_type", "num_players", "engines", "moves", "outcome", "winner", "length",
-           "hit_cap", "created_at", "source_host", "samples_ref", "record", "inserted_at")
+COLUMNS = ("hash", "id", "board_type", "num_players", "engines", "outcome", "winner", "length", "hit_cap",
+           "created_at", "source_host", "samples_ref", "inserted_at", "moves", "record")
 
 
 @dataclass
@@ -69,10 +69,11 @@ class InsertResult:
 class GameStore:
     """Access to one configuration's game database."""
 
-    def __init__(self, path: Path, source_host: str, read_only: bool = False) -> None:
+    def __init__(self, path: Path, source_host: str, read_only: bool = False, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
         self.source_host = source_host
-        self._conn = connect(self.path, SCHEMA, read_only=read_only, probe="SELECT count(*) FROM games")
+        self._conn = connect(self.path, SCHEMA, read_only=read_only, probe="SELECT count(*) FROM games",
+                             timeout=busy_timeout_s)
 
     def close(self) -> None:
         self._conn.close()

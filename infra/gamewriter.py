@@ -34,7 +34,8 @@ class GameWriter:
         self.cfg = cfg
         self.config = config_key(board_type, num_players)
         self.board_type, self.num_players = board_type, int(num_players)
-        self.store = GameStore(cfg.game_db_path(board_type, num_players), cfg.source_host)
+        self.store = GameStore(cfg.game_db_path(board_type, num_players), cfg.source_host,
+                               busy_timeout_s=cfg.busy_timeout_s)
         self.totals = InsertResult()
         self.flush_error: Exception | None = None
         self._lock = threading.RLock()

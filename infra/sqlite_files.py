@@ -54,7 +54,8 @@ def check_sqlite_header(path: Path) -> None:
         raise corrupt_database(path, RuntimeError(f"file is truncated: {size} bytes of {pages * page_size}"))
 
 
-def connect(path: Path, schema: str, read_only: bool = False, probe: str | None = None) -> sqlite3.Connection:
+def connect(path: Path, schema: str, read_only: bool = False, probe: str | None = None,
+            timeout: float = 30.0) -> sqlite3.Connection:
     """Open (creating if needed, unless read-only) a WAL database and apply `schema`.
 
     `probe` is a query run at once so that a damaged file fails here, by name.
@@ -62,11 +63,11 @@ def connect(path: Path, schema: str, read_only: bool = False, probe: str | None 
     check_sqlite_header(path)
     try:
         if read_only:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30,
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout,
                                    isolation_level=None, check_same_thread=False)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.executescript(schema)
