@@ -59,8 +59,11 @@ def _fmt(value: Any) -> str:
 def render(frame: pd.DataFrame, title: str) -> Table:
     """A DataFrame as a rich table."""
     table = Table(title=title, title_justify="left")
-    for col in frame.columns:
-        table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(frame[col]) else "left")
+    for i, col in enumerate(frame.columns):
+        numeric = pd.api.types.is_numeric_dtype(frame[col])
+        # the first column names the row (config, engine, model id): never cut it short
+        width = max([len(str(col)), *(len(str(v)) for v in frame[col])]) if i == 0 else None
+        table.add_column(str(col), justify="right" if numeric else "left", min_width=width, no_wrap=i == 0)
     for row in frame.itertuples(index=False):
         table.add_row(*(_fmt(v) for v in row))
     return table

@@ -12,14 +12,15 @@ as the games themselves; replay after a crash resumes exactly there.
 """
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from infra.records import stored_fields, utc_now_iso
+import orjson
+
+from infra.records import dumps, stored_fields, utc_now_iso
 from infra.sqlite_files import connect, guard
 
 log = logging.getLogger(__name__)
@@ -127,8 +128,8 @@ class GameStore:
     def _row(self, content_hash: str, record: dict[str, Any], now: str) -> tuple[Any, ...]:
         fields = stored_fields(record, self.source_host)
         rest = {k: v for k, v in record.items() if k != "moves"}
-        values = {**fields, "hash": content_hash, "moves": json.dumps(record.get("moves", [])),
-                  "record": json.dumps(rest), "inserted_at": now}
+        values = {**fields, "hash": content_hash, "moves": dumps(record.get("moves", [])),
+                  "record": dumps(rest), "inserted_at": now}
         return tuple(values[c] for c in COLUMNS)
 
     def journal_offset(self, journal: str) -> int:
@@ -154,7 +155,7 @@ class GameStore:
     def get(self, game_id: str) -> dict[str, Any] | None:
         """The full record of a game by id (the first stored, if ids collide)."""
         rows = self._query("SELECT record, moves FROM games WHERE id=? ORDER BY rowid LIMIT 1", (game_id,))
-        return {**json.loads(rows[0][0]), "moves": json.loads(rows[0][1])} if rows else None
+        return {**orjson.loads(rows[0][0]), "moves": orjson.loads(rows[0][1])} if rows else None
 
     def iter_records(self, chunk: int = 500) -> Iterator[tuple[str, dict[str, Any]]]:
         """(hash, record) of every game in insertion order, read in chunks."""
@@ -165,7 +166,7 @@ class GameStore:
             if not rows:
                 return
             for rowid, content_hash, record, moves in rows:
-                yield content_hash, {**json.loads(record), "moves": json.loads(moves)}
+                yield content_hash, {**orjson.loads(record), "moves": orjson.loads(moves)}
             last = rows[-1][0]
 
     def summary_rows(self) -> list[tuple[Any, ...]]:

@@ -16,7 +16,6 @@ lock when the process dies, which is how a new writer tells an orphaned journal
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import uuid
@@ -24,6 +23,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from infra.records import canonical_json
 
@@ -47,7 +48,7 @@ class JournalScan:
 
 
 def encode_entry(content_hash: str, record: dict[str, Any]) -> bytes:
-    payload = canonical_json({"h": content_hash, "r": record}).encode()
+    payload = canonical_json({"h": content_hash, "r": record})
     return b"%08x " % zlib.crc32(payload) + payload + b"\n"
 
 
@@ -56,7 +57,7 @@ def _decode_line(line: bytes) -> tuple[str, dict[str, Any]] | None:
     try:
         if len(crc_hex) != 8 or int(crc_hex, 16) != zlib.crc32(payload):
             return None
-        obj = json.loads(payload)
+        obj = orjson.loads(payload)
         return obj["h"], obj["r"]
     except (ValueError, KeyError, TypeError):
         return None
