@@ -55,7 +55,8 @@ def make_block(target: str, cfg: DataConfig):
     from moto.server import ThreadedMotoServer
     from prefect_aws import AwsCredentials, S3Bucket
     from prefect_aws.client_parameters import AwsClientParameters
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    for noisy in ("werkzeug", "prefect.S3Bucket"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -171,7 +171,7 @@ def games_ingest(path: Annotated[Path, typer.Argument(exists=True, help="A game 
     """Merge games from another host into the local stores (safe to repeat)."""
     from infra.ingest import ingest
     try:
-        report = ingest(_cfg(data_dir, config), path, source_host)
+        report = ingest(_cfg(data_dir, config), path, source_host, progress=True)
     except CorruptDataError as exc:
         raise _fail(exc)
     frame = pd.DataFrame([{"config": k, "new": r.inserted, "already_present": r.already_present,

@@ -21,10 +21,11 @@ class CorruptDataError(RuntimeError):
 
 def corrupt_database(path: Path | str, cause: BaseException, extra: str = "") -> CorruptDataError:
     """The standard error for a SQLite file that is not a readable database."""
+    name = Path(path).name
     remedy = (
-        f"move it aside (mv '{path}' '{path}.corrupt'), then restore it from a backup "
-        f"(rift storage keeps database backups under 'backups/') or salvage rows with "
-        f"`sqlite3 '{path}.corrupt' .recover | sqlite3 '{path}'`"
+        f"move it aside (mv '{path}' '{path}.corrupt'), then restore the newest backup from artifact "
+        f"storage (keys 'backups/games/{name}/...' or 'backups/registry/{name}/...', see "
+        f"infra.backup.restore_database) or salvage rows with `sqlite3 '{path}.corrupt' .recover | sqlite3 '{path}'`"
     )
     if extra:
         remedy += f"; {extra}"

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Iterator
 import orjson
 
 from infra.records import dumps, stored_fields, utc_now_iso
-from infra.sqlite_files import connect, guard
+from infra.sqlite_files import backup_sqlite, connect, guard
 
 log = logging.getLogger(__name__)
 
@@ -180,12 +180,4 @@ class GameStore:
 
     def backup(self, dest: Path) -> Path:
         """A consistent copy of the live database (SQLite online backup), e.g. for upload."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        target = sqlite3.connect(dest)
-        try:
-            self._conn.backup(target)
-        except sqlite3.DatabaseError as exc:
-            raise guard(self.path, exc) from exc
-        finally:
-            target.close()
-        return dest
+        return backup_sqlite(self._conn, self.path, dest)

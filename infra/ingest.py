@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from pydantic import ValidationError
+from tqdm import tqdm
 
 from infra.data_config import DataConfig, config_key
 from infra.gamestore import GameStore, InsertResult
@@ -76,7 +77,7 @@ def iter_sources(path: Path) -> Iterator[tuple[str, Any]]:
                 yield str(f), exc
 
 
-def ingest(cfg: DataConfig, path: Path, source_host: str | None = None) -> IngestReport:
+def ingest(cfg: DataConfig, path: Path, source_host: str | None = None, progress: bool = False) -> IngestReport:
     """Merge every game found at `path` into the local stores of `cfg`.
 
     `source_host` is recorded for games that do not name their host (defaults to this host).
@@ -91,7 +92,8 @@ def ingest(cfg: DataConfig, path: Path, source_host: str | None = None) -> Inges
             pending[key] = []
 
     try:
-        for where, record in iter_sources(Path(path)):
+        for where, record in tqdm(iter_sources(Path(path)), desc=f"ingest {Path(path).name}", unit=" games",
+                                  disable=not progress):
             report.sources += 1
             if isinstance(record, Exception):
                 report.rejected.append((where, f"unreadable JSON: {record}"))

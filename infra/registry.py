@@ -19,7 +19,7 @@ import pandas as pd
 
 from infra.data_config import config_key
 from infra.records import utc_now_iso
-from infra.sqlite_files import connect, guard
+from infra.sqlite_files import backup_sqlite, connect, guard
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -77,6 +77,10 @@ class ModelRegistry:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def backup(self, dest: Path) -> Path:
+        """A consistent copy of the live registry (SQLite online backup)."""
+        return backup_sqlite(self._conn, self.path, dest)
 
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         try:

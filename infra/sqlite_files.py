@@ -39,9 +39,7 @@ def check_sqlite_header(path: Path) -> None:
     with open(path, "rb") as fh:
         header = fh.read(100)
     if not header.startswith(SQLITE_HEADER):
-        raise CorruptDataError(path, "not a SQLite database (bad file header)",
-                               f"check that '{path}' is the right file; if it was damaged, move it aside "
-                               f"(mv '{path}' '{path}.corrupt') and restore it from a backup")
+        raise corrupt_database(path, RuntimeError("bad file header"))
     if len(header) < 100:
         raise corrupt_database(path, RuntimeError(f"file is truncated to {size} bytes"))
     page_size = int.from_bytes(header[16:18], "big")
@@ -81,3 +79,17 @@ def connect(path: Path, schema: str, read_only: bool = False, probe: str | None 
             raise CorruptDataError(path, f"is not the expected kind of database ({exc})",
                                    "check that the path names a file this command reads") from exc
         raise
+
+
+def backup_sqlite(conn: sqlite3.Connection, path: Path, dest: Path) -> Path:
+    """A consistent copy of the open database `path` at `dest` (SQLite online backup)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.unlink(missing_ok=True)
+    target = sqlite3.connect(dest)
+    try:
+        conn.backup(target)
+    except sqlite3.DatabaseError as exc:
+        raise guard(path, exc) from exc
+    finally:
+        target.close()
+    return dest
