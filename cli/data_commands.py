@@ -7,8 +7,10 @@ A damaged file is printed with its name and the fix, and the command exits non-z
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -26,11 +28,11 @@ models_app = typer.Typer(help="Model registry: list, inspect, pick the best, dep
 games_app = typer.Typer(help="Game stores: statistics, ingest from other hosts, integrity checks.",
                         no_args_is_help=True)
 
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data folder (default: RIFT_DATA_DIR or ./data).")]
-ConfigFile = Annotated[Optional[Path], typer.Option("--config", envvar="RIFT_DATA_CONFIG",
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default: RIFT_DATA_DIR or ./data).")]
+ConfigFile = Annotated[Path | None, typer.Option("--config", envvar="RIFT_DATA_CONFIG",
                                                     help="YAML file with a `data:` section.")]
-Board = Annotated[Optional[str], typer.Option("--board", help="square8, square19, hex8 or hexagonal.")]
-Players = Annotated[Optional[int], typer.Option("--players", min=2, max=4)]
+Board = Annotated[str | None, typer.Option("--board", help="square8, square19, hex8 or hexagonal.")]
+Players = Annotated[int | None, typer.Option("--players", min=2, max=4)]
 
 
 def register(app: typer.Typer) -> None:
@@ -39,13 +41,24 @@ def register(app: typer.Typer) -> None:
     app.add_typer(games_app, name="games")
 
 
-def _cfg(data_dir: Optional[Path], config: Optional[Path]) -> DataConfig:
+def _cfg(data_dir: Path | None, config: Path | None) -> DataConfig:
     return load_data_config(config, data_dir=data_dir)
 
 
-def _fail(exc: Exception, code: int = 2) -> typer.Exit:
+def _fail(exc: Exception | str, code: int = 2) -> typer.Exit:
     err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
     return typer.Exit(code)
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Turn data errors into a message (the file and the fix) and a non-zero exit, not a traceback."""
+    try:
+        yield
+    except CorruptDataError as exc:
+        raise _fail(exc, 2) from None
+    except (KeyError, ValueError) as exc:  # unknown model id, missing reason, bad board name
+        raise _fail(exc.args[0] if exc.args else exc, 1) from None
 
 
 def _fmt(value: Any) -> str:
@@ -77,28 +90,20 @@ def _registry(cfg: DataConfig):  # noqa: ANN202 (import kept lazy so `rift --hel
 # -- models ------------------------------------------------------------------------------------
 @models_app.command("list")
 def models_list(board: Board = None, players: Players = None,
-                status: Annotated[Optional[str], typer.Option(help="candidate, active or deprecated")] = None,
+                status: Annotated[str | None, typer.Option(help="candidate, active or deprecated")] = None,
                 data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """List models, newest first, with their current rating."""
-    try:
-        with _registry(_cfg(data_dir, config)) as reg:
-            frame = reg.models_frame(board, players, status)
-    except CorruptDataError as exc:
-        raise _fail(exc)
+    with _reported(), _registry(_cfg(data_dir, config)) as reg:
+        frame = reg.models_frame(board, players, status)
     console.print(render(frame.drop(columns=["metrics"]), f"models ({len(frame)})"))
 
 
 @models_app.command("show")
 def models_show(model_id: str, data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """Everything known about one model, and its rating history."""
-    try:
-        with _registry(_cfg(data_dir, config)) as reg:
-            model = reg.get(model_id)
-            ratings = reg.ratings_frame(model_id)
-    except KeyError as exc:
-        raise _fail(exc, 1)
-    except CorruptDataError as exc:
-        raise _fail(exc)
+    with _reported(), _registry(_cfg(data_dir, config)) as reg:
+        model = reg.get(model_id)
+        ratings = reg.ratings_frame(model_id)
     model["metrics"] = json.dumps(model["metrics"])
     console.print(render(pd.DataFrame(list(model.items()), columns=["field", "value"]), f"model {model_id}"))
     console.print(render(ratings.drop(columns=["model_id"]), f"rating history ({len(ratings)} matches)"))
@@ -108,13 +113,10 @@ def models_show(model_id: str, data_dir: DataDir = None, config: ConfigFile = No
 def models_best(board: Annotated[str, typer.Option("--board")], players: Annotated[int, typer.Option("--players")],
                 data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """The active model with the highest current rating for one configuration."""
-    try:
-        with _registry(_cfg(data_dir, config)) as reg:
-            best = reg.best(board, players)
-    except CorruptDataError as exc:
-        raise _fail(exc)
+    with _reported(), _registry(_cfg(data_dir, config)) as reg:
+        best = reg.best(board, players)
     if best is None:
-        raise _fail(RuntimeError(f"no active model for {board} {players}p"), 1)
+        raise _fail(f"no active model for {board} {players}p", 1)
     console.print(f"{best['id']}\trating={_fmt(best['rating'])}\t{best['artifact_key'] or best['path']}")
 
 
@@ -122,26 +124,16 @@ def models_best(board: Annotated[str, typer.Option("--board")], players: Annotat
 def models_deprecate(model_id: str, reason: Annotated[str, typer.Option("--reason", help="Why (required).")],
                      data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """Mark a model deprecated so it is never picked as best again."""
-    try:
-        with _registry(_cfg(data_dir, config)) as reg:
-            reg.deprecate(model_id, reason)
-    except (KeyError, ValueError) as exc:
-        raise _fail(exc, 1)
-    except CorruptDataError as exc:
-        raise _fail(exc)
+    with _reported(), _registry(_cfg(data_dir, config)) as reg:
+        reg.deprecate(model_id, reason)
     console.print(f"deprecated {model_id}: {reason}")
 
 
 @models_app.command("lineage")
 def models_lineage(model_id: str, data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """The chain of parents from a model back to the first one."""
-    try:
-        with _registry(_cfg(data_dir, config)) as reg:
-            chain = reg.lineage(model_id)
-    except KeyError as exc:
-        raise _fail(exc, 1)
-    except CorruptDataError as exc:
-        raise _fail(exc)
+    with _reported(), _registry(_cfg(data_dir, config)) as reg:
+        chain = reg.lineage(model_id)
     frame = pd.DataFrame([{k: m[k] for k in ("id", "iteration", "status", "tier", "rating", "created_at")}
                           for m in chain])
     console.print(render(frame, f"lineage of {model_id} ({len(chain)} generations)"))
@@ -165,15 +157,13 @@ def games_stats(data_dir: DataDir = None, config: ConfigFile = None) -> None:
 
 @games_app.command("ingest")
 def games_ingest(path: Annotated[Path, typer.Argument(exists=True, help="A game database, record file or folder.")],
-                 source_host: Annotated[Optional[str], typer.Option(help="Host to record for games that "
+                 source_host: Annotated[str | None, typer.Option(help="Host to record for games that "
                                                                           "do not name one.")] = None,
                  data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """Merge games from another host into the local stores (safe to repeat)."""
     from infra.ingest import ingest
-    try:
+    with _reported():
         report = ingest(_cfg(data_dir, config), path, source_host, progress=True)
-    except CorruptDataError as exc:
-        raise _fail(exc)
     frame = pd.DataFrame([{"config": k, "new": r.inserted, "already_present": r.already_present,
                            "duplicates_refused": r.duplicates} for k, r in sorted(report.per_config.items())])
     console.print(render(frame, f"ingested {path} ({report.sources} records read)"))

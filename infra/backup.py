@@ -8,7 +8,7 @@ the way out that the "damaged database" errors point to.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from infra.data_config import DataConfig
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def backup_key(db: Path, kind: str, when: datetime | None = None) -> str:
-    stamp = (when or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (when or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     return f"backups/{kind}/{db.name}/{stamp}.db"
 
 

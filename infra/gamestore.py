@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import orjson
 
 from infra.records import dumps, stored_fields, utc_now_iso
-from infra.sqlite_files import backup_sqlite, connect, guard
+from infra.sqlite_files import SqliteFile, connect, guard
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +61,14 @@ class InsertResult:
     duplicates: int = 0       # same content already stored under another id: refused
     already_present: int = 0  # the very same game (id and content) seen again: skipped
 
-    def __iadd__(self, other: "InsertResult") -> "InsertResult":
+    def __iadd__(self, other: InsertResult) -> InsertResult:
         self.inserted += other.inserted
         self.duplicates += other.duplicates
         self.already_present += other.already_present
         return self
 
 
-class GameStore:
+class GameStore(SqliteFile):
     """Access to one configuration's game database."""
 
     def __init__(self, path: Path, source_host: str, read_only: bool = False, busy_timeout_s: float = 30.0) -> None:
@@ -75,15 +76,6 @@ class GameStore:
         self.source_host = source_host
         self._conn = connect(self.path, SCHEMA, read_only=read_only, probe="SELECT count(*) FROM games",
                              timeout=busy_timeout_s)
-
-    def close(self) -> None:
-        self._conn.close()
-
-    def __enter__(self) -> "GameStore":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def insert(self, items: Iterable[tuple[str, dict[str, Any]]],
                journal: str | None = None, journal_offset: int | None = None) -> InsertResult:
@@ -165,7 +157,7 @@ class GameStore:
                                "ORDER BY rowid LIMIT ?", (last, chunk))
             if not rows:
                 return
-            for rowid, content_hash, record, moves in rows:
+            for _, content_hash, record, moves in rows:
                 yield content_hash, {**orjson.loads(record), "moves": orjson.loads(moves)}
             last = rows[-1][0]
 
@@ -178,6 +170,3 @@ class GameStore:
         problems = [r[0] for r in self._query("PRAGMA integrity_check")]
         return [] if problems == ["ok"] else problems
 
-    def backup(self, dest: Path) -> Path:
-        """A consistent copy of the live database (SQLite online backup), e.g. for upload."""
-        return backup_sqlite(self._conn, self.path, dest)

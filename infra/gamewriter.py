@@ -16,8 +16,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from infra.data_config import DataConfig, config_key
 from infra.gamestore import GameStore, InsertResult
@@ -167,7 +168,7 @@ class GameWriter:
                 f"{self.journal.path}; the next writer replays them once the database is usable. "
                 f"Cause: {self.flush_error}") from self.flush_error
 
-    def __enter__(self) -> "GameWriter":
+    def __enter__(self) -> GameWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

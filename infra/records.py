@@ -12,7 +12,7 @@ recognised as a duplicate.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
@@ -48,7 +48,7 @@ class GameRecordModel(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "GameRecordModel":
+    def _consistent(self) -> GameRecordModel:
         if len(self.players) != self.numPlayers:
             raise ValueError(f"{len(self.players)} players listed for numPlayers={self.numPlayers}")
         if self.winner is not None and not 1 <= self.winner <= self.numPlayers:
@@ -121,7 +121,7 @@ def content_hash(record: dict[str, Any]) -> str:
 
 
 def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def stored_fields(record: dict[str, Any], default_host: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import pandas as pd
 
 from infra.data_config import config_key
 from infra.records import utc_now_iso
-from infra.sqlite_files import backup_sqlite, connect, guard
+from infra.sqlite_files import SqliteFile, connect, guard
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -55,32 +55,19 @@ CREATE INDEX IF NOT EXISTS ratings_model ON ratings(model_id, seq);
 _LATEST = ("(SELECT rating FROM ratings r WHERE r.model_id = m.id ORDER BY seq DESC LIMIT 1)")
 
 
-class ModelStatus(str, Enum):
+class ModelStatus(StrEnum):
     CANDIDATE = "candidate"
     ACTIVE = "active"
     DEPRECATED = "deprecated"
 
 
-class ModelRegistry:
+class ModelRegistry(SqliteFile):
     """Read and write the models and ratings tables."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._conn = connect(self.path, SCHEMA, probe="SELECT count(*) FROM models")
         self._conn.row_factory = sqlite3.Row
-
-    def close(self) -> None:
-        self._conn.close()
-
-    def __enter__(self) -> "ModelRegistry":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def backup(self, dest: Path) -> Path:
-        """A consistent copy of the live registry (SQLite online backup)."""
-        return backup_sqlite(self._conn, self.path, dest)
 
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         try:

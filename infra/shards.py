@@ -19,10 +19,11 @@ import logging
 import os
 import tempfile
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ class SparsePolicy:
     offsets: np.ndarray  # int64, N + 1
 
     @classmethod
-    def from_pairs(cls, pairs: Sequence[Sequence[tuple[int, float]]]) -> "SparsePolicy":
+    def from_pairs(cls, pairs: Sequence[Sequence[tuple[int, float]]]) -> SparsePolicy:
         offsets = np.zeros(len(pairs) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([len(p) for p in pairs])
         flat = [pair for sample in pairs for pair in sample]
@@ -52,7 +53,7 @@ class SparsePolicy:
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    def slice(self, start: int, stop: int) -> "SparsePolicy":
+    def slice(self, start: int, stop: int) -> SparsePolicy:
         a, b = self.offsets[start], self.offsets[stop]
         return SparsePolicy(self.indices[a:b], self.probs[a:b], self.offsets[start:stop + 1] - a)
 
@@ -63,7 +64,7 @@ class SparsePolicy:
         return dense
 
     @staticmethod
-    def concat(parts: Sequence["SparsePolicy"]) -> "SparsePolicy":
+    def concat(parts: Sequence[SparsePolicy]) -> SparsePolicy:
         offsets, base = [np.zeros(1, dtype=np.int64)], 0
         for p in parts:
             offsets.append(p.offsets[1:] + base)
@@ -86,12 +87,12 @@ class Samples:
     def __len__(self) -> int:
         return len(self.features)
 
-    def slice(self, start: int, stop: int) -> "Samples":
+    def slice(self, start: int, stop: int) -> Samples:
         return Samples(self.features[start:stop], self.policy[start:stop] if isinstance(self.policy, np.ndarray)
                        else self.policy.slice(start, stop), self.values[start:stop])
 
     @staticmethod
-    def concat(parts: Sequence["Samples"]) -> "Samples":
+    def concat(parts: Sequence[Samples]) -> Samples:
         kinds = {isinstance(p.policy, np.ndarray) for p in parts}
         if len(kinds) > 1:
             raise ValueError("cannot concatenate dense and sparse policy targets; export one kind per config")
@@ -151,7 +152,7 @@ def write_shard(shards_dir: Path, board_type: str, num_players: int, samples: Sa
     config = config_key(board_type, num_players)
     directory = shards_dir / config
     directory.mkdir(parents=True, exist_ok=True)
-    created = datetime.now(timezone.utc)
+    created = datetime.now(UTC)
     stem = f"{created.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
     path = directory / f"{stem}.npz"
     arrays: dict[str, np.ndarray] = {"features": samples.features, "values": samples.values.astype(np.float32)}

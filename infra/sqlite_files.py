@@ -81,15 +81,30 @@ def connect(path: Path, schema: str, read_only: bool = False, probe: str | None 
         raise
 
 
-def backup_sqlite(conn: sqlite3.Connection, path: Path, dest: Path) -> Path:
-    """A consistent copy of the open database `path` at `dest` (SQLite online backup)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.unlink(missing_ok=True)
-    target = sqlite3.connect(dest)
-    try:
-        conn.backup(target)
-    except sqlite3.DatabaseError as exc:
-        raise guard(path, exc) from exc
-    finally:
-        target.close()
-    return dest
+class SqliteFile:
+    """Base of the classes that own one open database file: closing, `with`, online backup."""
+
+    path: Path
+    _conn: sqlite3.Connection
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self):  # noqa: ANN204 (returns the subclass)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def backup(self, dest: Path) -> Path:
+        """A consistent copy of the live database at `dest` (SQLite online backup), e.g. for upload."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.unlink(missing_ok=True)
+        target = sqlite3.connect(dest)
+        try:
+            self._conn.backup(target)
+        except sqlite3.DatabaseError as exc:
+            raise guard(self.path, exc) from exc
+        finally:
+            target.close()
+        return dest

@@ -21,22 +21,23 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any
 
 from infra.data_config import DataConfig
 from infra.journal import fsync_dir
 
 log = logging.getLogger(__name__)
 
-Saveable = Union[bytes, bytearray, memoryview, str, Path, Callable[[Path], Any]]
+Saveable = bytes | bytearray | memoryview | str | Path | Callable[[Path], Any]
 
 
-class UploadStatus(str, Enum):
+class UploadStatus(StrEnum):
     PENDING = "pending"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -106,7 +107,7 @@ class ArtifactStore:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload")
 
     @classmethod
-    def from_config(cls, cfg: DataConfig, block: Any = None) -> "ArtifactStore":
+    def from_config(cls, cfg: DataConfig, block: Any = None) -> ArtifactStore:
         return cls(block if block is not None else default_block(cfg), cfg.outbox_dir, cfg.upload_workers,
                    cfg.upload_retries, cfg.upload_backoff_s, cfg.upload_backoff_max_s)
 
@@ -114,9 +115,10 @@ class ArtifactStore:
     def put_file(self, path: Path | str, key: str) -> None:
         """Upload a local file now (streamed; multipart on S3)."""
         check_key(key)
-        if hasattr(self.block, "upload_from_path"):
+        from prefect.filesystems import LocalFileSystem
+        if hasattr(self.block, "upload_from_path"):  # S3Bucket and the other object-store blocks
             self.block.upload_from_path(str(path), key)
-        elif hasattr(self.block, "basepath") and type(self.block).__name__ == "LocalFileSystem":
+        elif isinstance(self.block, LocalFileSystem):  # stream the copy instead of reading it into memory
             _atomic_copy(Path(path), Path(self.block.basepath) / key)
         else:
             self.block.write_path(key, Path(path).read_bytes())

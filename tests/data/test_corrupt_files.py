@@ -39,7 +39,8 @@ def test_garbage_database_names_the_file_and_keeps_the_journal(cfg):
     with pytest.raises(CorruptDataError) as err:
         GameWriter(cfg, "square8", 2)
     msg = str(err.value)
-    assert str(db) in msg and "not a readable SQLite database (bad file header)" in msg and "What to do" in msg and "mv " in msg
+    assert str(db) in msg and "not a readable SQLite database (bad file header)" in msg
+    assert "What to do" in msg and "mv " in msg
     assert journals_in(cfg.journal_dir("square8", 2)) == [j.path]  # untouched
     db.rename(db.with_name(db.name + ".corrupt"))  # the operator follows the advice
     with GameWriter(cfg, "square8", 2) as w:

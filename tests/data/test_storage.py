@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from prefect.filesystems import LocalFileSystem
