@@ -43,6 +43,7 @@ class GameWriter:
         self._pending: list[tuple[str, dict[str, Any]]] = []
         self._pending_end = 0
         self._oldest: float | None = None
+        self._retry_at = 0.0  # after a failed flush, appends do not retry before this time
         self._journal_dir = cfg.journal_dir(board_type, num_players)
         self.journal = Journal(self._journal_dir)
         self.replayed = self.replay_orphans()
@@ -66,7 +67,7 @@ class GameWriter:
             self._pending_end = ends[-1]
             if self._oldest is None:
                 self._oldest = time.monotonic()
-            if len(self._pending) >= self.cfg.flush_batch_size:
+            if len(self._pending) >= self.cfg.flush_batch_size and time.monotonic() >= self._retry_at:
                 self._flush_locked()
         return [h for h, _ in prepared]
 
@@ -96,7 +97,8 @@ class GameWriter:
             self.flush_error = exc
             log.error("flush of %d games to %s failed; they stay in journal %s and will be retried: %s",
                       len(batch), self.store.path, self.journal.path, exc)
-            self._oldest = time.monotonic()
+            self._oldest = time.monotonic()  # the timer retries after one interval
+            self._retry_at = self._oldest + self.cfg.flush_interval_s
             return InsertResult()
         self.flush_error = None
         self._pending, self._oldest = [], None

@@ -148,12 +148,15 @@ class Journal:
     def append(self, entries: list[tuple[str, dict[str, Any]]]) -> list[int]:
         """Write entries and fsync; returns each entry's end offset. Durable on return."""
         chunks = [encode_entry(h, r) for h, r in entries]
-        data = b"".join(chunks)
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        os.fsync(self._fd)
+        view = memoryview(b"".join(chunks))
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+            os.fsync(self._fd)
+        except OSError:
+            # e.g. disk full: cut the partial line off, or the next entry would be glued to it
+            os.ftruncate(self._fd, self.size)
+            raise
         ends, pos = [], self.size
         for chunk in chunks:
             pos += len(chunk)

@@ -75,13 +75,16 @@ def test_damaged_pages_fail_by_name_in_stats_and_check_while_healthy_stores_stil
 
 
 def test_a_failed_flush_keeps_games_in_the_journal_and_close_says_where(cfg, caplog):
-    cfg = cfg.model_copy(update={"flush_batch_size": 5, "flush_interval_s": 0.2, "busy_timeout_s": 0.1})
+    cfg = cfg.model_copy(update={"flush_batch_size": 5, "flush_interval_s": 0.5, "busy_timeout_s": 0.1})
     w = GameWriter(cfg, "square8", 2)
     blocker = sqlite3.connect(cfg.game_db_path("square8", 2), isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
     with caplog.at_level(logging.ERROR):
-        w.append_many([synthetic_game(i) for i in range(7)])
-    assert "flush of 7 games" in caplog.text and str(w.journal.path) in caplog.text
+        for i in range(7):
+            w.append(synthetic_game(i))  # journaled at once even though the database is locked
+    failures = [r for r in caplog.records if r.getMessage().startswith("flush of")]
+    assert len(failures) == 1, "appends must not wait on the lock again before the retry interval"
+    assert "flush of 5 games" in caplog.text and str(w.journal.path) in caplog.text
     blocker.execute("COMMIT")
     deadline = time.monotonic() + 5  # the timer retries on its own
     while w.flush_error is not None or w.totals.inserted < 7:
