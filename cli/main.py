@@ -17,11 +17,12 @@ app = typer.Typer(
 
 def _register() -> None:
     """Import command modules, each of which attaches its commands to `app`."""
-    from cli import cluster, selfplay, vectors
+    from cli import cluster, data_commands, selfplay, vectors
 
     selfplay.register(app)
-    cluster.register(app)
     vectors.register(app)
+    data_commands.register(app)
+    cluster.register(app)
 
 
 _register()
