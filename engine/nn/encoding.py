@@ -47,6 +47,16 @@ _PROGRESS = _NPLAYERS + 3
 NUM_PLANES = _PROGRESS + 1
 _PENDING_KINDS = ("line", "territory", "recovery")
 HEIGHT_SCALE = 8.0
+PLANE_NAMES: tuple[str, ...] = (
+    *(f"seat{k}_{name}" for k in range(MAX_SEATS)
+      for name in ("stack", "height", "cap", "rings", "buried", "marker", "territory")),
+    "collapsed_ownerless", "empty", "must_move", "chain_pos", "valid",
+    *(f"seat{k}_{name}" for k in range(MAX_SEATS) for name in ("hand", "eliminated", "territory_total", "in_play")),
+    *(f"phase_{p}" for p in _PHASES), *(f"pending_{p}" for p in _PENDING_KINDS),
+    "recovery_turn", "acted", "swap_available", "players_2", "players_3", "players_4", "progress",
+)
+assert len(PLANE_NAMES) == NUM_PLANES
+PLANE = {name: i for i, name in enumerate(PLANE_NAMES)}
 
 
 def plane_shape(board_type: str) -> tuple[int, int, int]:
