@@ -20,7 +20,7 @@ from infra.storage import ArtifactStore
 
 @pytest.fixture(scope="module")
 def games():
-    return list(play_games("square8", 2, 6, seed=3))
+    return list(play_games("square8", 2, 4, seed=3))
 
 
 def test_samples_hold_the_played_moves_and_mover_relative_outcomes(games):
@@ -54,7 +54,7 @@ def test_visit_distributions_become_the_targets(games):
 def test_a_tiny_net_learns_a_fixed_small_dataset(games):
     samples = samples_from_games(games, augment="none")
     model = build_model(NetConfig.preset("tiny", "square8", 2))
-    result = train_on_samples(model, samples, TrainConfig(epochs=6, batch_size=64, lr=5e-3, val_fraction=0.1,
+    result = train_on_samples(model, samples, TrainConfig(epochs=4, batch_size=64, lr=5e-3, val_fraction=0.1,
                                                           seed=1))
     first, last = result.epochs[0], result.epochs[-1]
     assert last.train_policy_loss < first.train_policy_loss - 0.3
@@ -64,7 +64,7 @@ def test_a_tiny_net_learns_a_fixed_small_dataset(games):
 
 
 def test_step_schedule_decays_by_epochs(games):
-    samples = samples_from_games(games[:2], augment="none")
+    samples = samples_from_games(games[:1], augment="none")
     cfg = TrainConfig(epochs=3, batch_size=512, schedule="step", step_epochs=1, step_gamma=0.5, lr=1e-3,
                       val_fraction=0)
     result = train_on_samples(build_model(NetConfig.preset("tiny", "square8", 2)), samples, cfg)
@@ -103,17 +103,17 @@ def test_checkpoints_hold_training_only_for_the_snapshot(tmp_path):
 
 def test_train_from_shards_uploads_and_registers_the_candidate(games, tmp_path):
     cfg = DataConfig(data_dir=tmp_path / "data", source_host="test")
-    write_game_shard(cfg.shards_dir, games[:3], seed=1)
-    write_game_shard(cfg.shards_dir, games[3:], seed=2)
+    write_game_shard(cfg.shards_dir, games[:2], seed=1)
+    write_game_shard(cfg.shards_dir, games[2:], seed=2)
     store = ArtifactStore.from_config(cfg)
     registry = ModelRegistry(cfg.registry_path)
     parent = build_model(NetConfig.preset("tiny", "square8", 2))
     parent_id = registry.register("square8", 2, path="parent.pt", model_id="parent")
-    result = train(cfg.shards_dir, "square8", 2, parent, TrainConfig(epochs=2, batch_size=128, window=300),
+    result = train(cfg.shards_dir, "square8", 2, parent, TrainConfig(epochs=2, batch_size=128, window=200),
                    out_dir=tmp_path / "run", store=store, registry=registry, parent_id=parent_id, iteration=1)
     entry = registry.get(result.model_id)
     assert entry["parent_id"] == "parent" and entry["status"] == "candidate" and entry["iteration"] == 1
-    assert entry["metrics"]["samples"] == 300 and "val_policy_loss" in entry["metrics"]
+    assert entry["metrics"]["samples"] == 200 and "val_policy_loss" in entry["metrics"]
     assert result.uploads == {"pending": 0, "completed": 3, "failed": 0}  # 2 checkpoints + the model
     fetched = store.download(result.artifact_key, tmp_path / "fetched.pt")
     assert load_model(fetched).cfg == parent.cfg
