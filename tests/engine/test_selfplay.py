@@ -55,3 +55,21 @@ def test_cli_rejects_unknown_board(tmp_path):
     result = CliRunner().invoke(app, ["selfplay", "--board", "octagon", "--out", str(tmp_path)])
     assert result.exit_code != 0
     assert "octagon" in result.output
+
+
+def test_cli_store_option_puts_games_in_the_game_store(tmp_path):
+    from infra.data_config import load_data_config
+    from infra.gamestore import GameStore
+
+    data = tmp_path / "data"
+    args = ["selfplay", "--board", "hex8", "--players", "2", "--games", "3", "--seed", "2",
+            "--out", str(tmp_path / "sp"), "--store", "--data-dir", str(data)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    # The same seed again: identical games are refused as duplicates, never stored twice.
+    assert CliRunner().invoke(app, args).exit_code == 0
+    cfg = load_data_config(None, data_dir=data)
+    store = GameStore(cfg.game_db_path("hex8", 2), cfg.source_host)
+    try:
+        assert store.count() == 3
+    finally:
+        store.close()
