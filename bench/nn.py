@@ -199,10 +199,14 @@ def main() -> None:
     bar = "|" if args.markdown else " "
     print(f"\n{bar} mode {bar} batch {bar} net forward pos/s {bar} x batch 1 {bar} encode+forward+priors pos/s "
           f"{bar} x batch 1 {bar}")
+    if args.markdown:
+        print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"{bar} {r['mode']} {bar} {r['batch']} {bar} {r['forward_pos_s']:,.0f} {bar} {r['x_forward']:.1f} "
               f"{bar} {r['full_pos_s']:,.0f} {bar} {r['x_full']:.1f} {bar}")
     print(f"\n{bar} server clients {bar} pos/s {bar} x 1 client {bar} mean batch {bar}")
+    if args.markdown:
+        print("|---|---|---|---|")
     for s in server:
         print(f"{bar} {s['clients']} {bar} {s['pos_s']:,.0f} {bar} {s['pos_s'] / server[0]['pos_s']:.1f} "
               f"{bar} {s['mean_batch']:.1f} {bar}")

@@ -87,15 +87,24 @@ class BatchRunner:
         self.dtype = amp_dtype(self.device) if amp else None
         self.max_batch_size = max_batch_size
         self.graphed: GraphedForward | None = None
+        self._staging: torch.Tensor | None = None
         if cuda_graphs and self.device.type == "cuda":
             self.graphed = GraphedForward(self.model, self.dtype, max_batch_size)
 
-    def forward(self, planes: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def _to_device(self, planes: np.ndarray) -> torch.Tensor:
+        """Host planes -> device; on CUDA through one reused pinned buffer (pinning per call costs
+        more than it saves). Safe to reuse: every caller waits for the batch's results."""
         x = torch.from_numpy(planes)
-        if self.device.type == "cuda":
-            x = x.pin_memory().to(self.device, non_blocking=True)
-        else:
-            x = x.to(self.device)
+        if self.device.type != "cuda":
+            return x.to(self.device)
+        b = x.shape[0]
+        if self._staging is None or self._staging.shape[0] < b or self._staging.shape[1:] != x.shape[1:]:
+            self._staging = torch.empty((max(b, self.max_batch_size), *x.shape[1:]), pin_memory=True)
+        self._staging[:b].copy_(x)
+        return self._staging[:b].to(self.device, non_blocking=True)
+
+    def forward(self, planes: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self._to_device(planes)
         if self.graphed is not None and x.shape[0] <= self.max_batch_size:
             try:
                 return self.graphed(x)

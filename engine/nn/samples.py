@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -102,8 +102,12 @@ def write_game_shard(
     *,
     augment: Augment = "random",
     seed: int = 0,
+    store: Any | None = None,
 ) -> ShardInfo | None:
-    """Encode games of one configuration and write them as one shard (None when no sample)."""
+    """Encode games of one configuration and write them as one shard (None when no sample).
+
+    The shard is durable locally on return; with `store` (infra.storage.ArtifactStore) it and
+    its manifest are also uploaded in the background under shards/<config>/."""
     if not records:
         return None
     board, n = records[0]["boardType"], int(records[0]["numPlayers"])
@@ -114,4 +118,8 @@ def write_game_shard(
         return None
     extra = {"encodingVersion": ENCODING_VERSION, "policyVersion": POLICY_VERSION,
              "valueFrame": "mover", "augment": augment}
-    return write_shard(shards_dir, board, n, samples, [r.get("id", "") for r in records], extra=extra)
+    info = write_shard(shards_dir, board, n, samples, [r.get("id", "") for r in records], extra=extra)
+    if store is not None:
+        for path in (info.path, info.path.with_suffix(".json")):
+            store.save_and_upload(path, f"shards/{info.manifest['config']}/{path.name}")
+    return info

@@ -137,7 +137,7 @@ def test_the_neural_player_plays_only_legal_moves(board, n):
     for temperature in (0.0, 1.0):
         player = NeuralPlayer(evaluator, temperature=temperature, seed=1)
         s = new_game(board, n)
-        for _ in range(40 if board in ("square8", "hex8") else 8):
+        for _ in range(24 if board in ("square8", "hex8") else 6):
             if s.status != "active":
                 break
             move = player.choose(s)

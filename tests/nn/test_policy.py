@@ -37,8 +37,7 @@ def _variant(m: Move) -> tuple:
 def test_every_legal_move_round_trips(board, n):
     lay = layout(board)
     for seed in (0, 1):
-        for s in positions(board, n, seed=seed, games=None if board in ("square8", "hex8") else 2,
-                           max_plies=None if board in ("square8", "hex8") else 400):
+        for s in positions(board, n, seed=seed, max_plies=None if board in ("square8", "hex8") else 300):
             moves = legal_moves(s)
             idx = indices_of(s, moves, strict=False)
             ctx = _Context(s)

@@ -51,8 +51,9 @@ def test_visit_distributions_become_the_targets(games):
     assert b - a == 2 and sorted(samples.policy.probs[a:b].tolist()) == [0.25, 0.75]
 
 
+@pytest.mark.slow
 def test_a_tiny_net_learns_a_fixed_small_dataset(games):
-    samples = samples_from_games(games, augment="none")
+    samples = samples_from_games(games[:3], augment="none")
     model = build_model(NetConfig.preset("tiny", "square8", 2))
     result = train_on_samples(model, samples, TrainConfig(epochs=4, batch_size=64, lr=5e-3, val_fraction=0.1,
                                                           seed=1))
@@ -101,11 +102,12 @@ def test_checkpoints_hold_training_only_for_the_snapshot(tmp_path):
     load_model(tmp_path / "e2.pt")
 
 
+@pytest.mark.slow
 def test_train_from_shards_uploads_and_registers_the_candidate(games, tmp_path):
     cfg = DataConfig(data_dir=tmp_path / "data", source_host="test")
-    write_game_shard(cfg.shards_dir, games[:2], seed=1)
-    write_game_shard(cfg.shards_dir, games[2:], seed=2)
     store = ArtifactStore.from_config(cfg)
+    write_game_shard(cfg.shards_dir, games[:2], seed=1)
+    shard = write_game_shard(cfg.shards_dir, games[2:], seed=2, store=store)  # uploaded in the background
     registry = ModelRegistry(cfg.registry_path)
     parent = build_model(NetConfig.preset("tiny", "square8", 2))
     parent_id = registry.register("square8", 2, path="parent.pt", model_id="parent")
@@ -114,7 +116,9 @@ def test_train_from_shards_uploads_and_registers_the_candidate(games, tmp_path):
     entry = registry.get(result.model_id)
     assert entry["parent_id"] == "parent" and entry["status"] == "candidate" and entry["iteration"] == 1
     assert entry["metrics"]["samples"] == 200 and "val_policy_loss" in entry["metrics"]
-    assert result.uploads == {"pending": 0, "completed": 3, "failed": 0}  # 2 checkpoints + the model
+    # 2 checkpoints, the model, one shard and its manifest
+    assert result.uploads == {"pending": 0, "completed": 5, "failed": 0}
+    assert store.read_bytes(f"shards/square8_2p/{shard.path.name}") == shard.path.read_bytes()
     fetched = store.download(result.artifact_key, tmp_path / "fetched.pt")
     assert load_model(fetched).cfg == parent.cfg
     assert all(e.checkpoint_block_s < 1.0 for e in result.epochs)
