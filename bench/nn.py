@@ -2,11 +2,14 @@
 weight-reload latency under load, training samples/s, and what a checkpoint holds training up.
 
 Usage:  python bench/nn.py [--board square8] [--players 2] [--preset small] [--seconds 2] [--threads N]
-                           [--batches 1,2,4,...,256] [--clients 1,8,32,128] [--markdown] [--json OUT]
+                           [--batches 1,2,4,...,256] [--clients 1,8,32,128] [--selfplay 64]
+                           [--markdown] [--json OUT]
+On a GPU, for the issue's table:  --batches 1,2,4,...,256,2048 --selfplay 64,256,1024
 
 Every ratio compares with a baseline measured in the same run: positions/s at batch size b
 against batch size 1 (the cost of evaluating positions one by one), the server's rate
-against one client, the background checkpoint against the same save done synchronously.
+against one client, neural selfplay against the raw net's best rate (the ceiling), the
+background checkpoint against the same save done synchronously.
 Runs on CUDA when present (then also with CUDA graphs), else MPS, else CPU.
 """
 from __future__ import annotations
@@ -32,10 +35,12 @@ from engine import apply_in_place, legal_moves, new_game  # noqa: E402
 from engine.nn.checkpoint import BackgroundCheckpointer  # noqa: E402
 from engine.nn.device import pick_device  # noqa: E402
 from engine.nn.encoding import encode_batch  # noqa: E402
+from engine.nn.evaluator import NeuralEvaluator  # noqa: E402
 from engine.nn.inference import InferenceConfig, InferenceServer  # noqa: E402
 from engine.nn.model import NetConfig, build_model  # noqa: E402
 from engine.nn.policy import layout, legal_indices  # noqa: E402
 from engine.nn.runner import BatchRunner  # noqa: E402
+from engine.nn.selfplay import play_neural_games  # noqa: E402
 from engine.nn.train import TrainConfig, train_on_samples  # noqa: E402
 from infra.shards import Samples, SparsePolicy  # noqa: E402
 
@@ -132,6 +137,17 @@ def bench_server(model, states, clients, seconds, device, reloads: int = 0) -> d
     return out
 
 
+def bench_selfplay(model, board: str, n: int, games: int, move_cap: int, device) -> dict:
+    """Neural selfplay (NeuralPlayer, temperature 1) with `games` games at once through the server:
+    positions the server evaluated per second, and its mean batch."""
+    server = InferenceServer(model, InferenceConfig(max_batch_size=256, batch_timeout_ms=5, device=str(device)))
+    with server:
+        t0 = time.perf_counter()
+        play_neural_games(NeuralEvaluator(server), board, n, games, concurrency=games, move_cap=move_cap)
+        elapsed = time.perf_counter() - t0
+    return {"games": games, "pos_s": server.stats.positions / elapsed, "mean_batch": server.stats.mean_batch}
+
+
 def bench_training(cfg: NetConfig, samples: int, batch: int, device) -> dict:
     g = layout(cfg.board_type)
     rng = np.random.default_rng(0)
@@ -168,6 +184,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--batches", default="1,2,4,8,16,32,64,128,256")
     ap.add_argument("--clients", default="1,8,32,128")
+    ap.add_argument("--selfplay", default="64", help="concurrent neural selfplay games to measure, e.g. 64,256,1024")
+    ap.add_argument("--move-cap", type=int, default=200, help="moves per selfplay game")
     ap.add_argument("--reloads", type=int, default=20)
     ap.add_argument("--train-samples", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -191,11 +209,13 @@ def main() -> None:
           f"policy {layout(args.board).size}; {machine}")
     rows = bench_batches(model, states, batches, args.seconds, device)
     server = [bench_server(model, states, c, args.seconds, device) for c in clients]
+    selfplay = [bench_selfplay(model, args.board, args.players, int(g), args.move_cap, device)
+                for g in args.selfplay.split(",") if g]
     loaded = bench_server(model, states, max(clients), args.seconds * 2, device, reloads=args.reloads)
     train = bench_training(cfg, args.train_samples, 256, device)
     ckpt = bench_checkpoint(train.pop("model"))
     report = {"machine": machine, "board": args.board, "players": args.players, "preset": preset,
-              "batches": rows, "server": server, "reload": loaded, "training": train, "checkpoint": ckpt}
+              "batches": rows, "server": server, "selfplay": selfplay, "reload": loaded, "training": train, "checkpoint": ckpt}
     bar = "|" if args.markdown else " "
     print(f"\n{bar} mode {bar} batch {bar} net forward pos/s {bar} x batch 1 {bar} encode+forward+priors pos/s "
           f"{bar} x batch 1 {bar}")
@@ -210,6 +230,10 @@ def main() -> None:
     for s in server:
         print(f"{bar} {s['clients']} {bar} {s['pos_s']:,.0f} {bar} {s['pos_s'] / server[0]['pos_s']:.1f} "
               f"{bar} {s['mean_batch']:.1f} {bar}")
+    ceiling = max(r["forward_pos_s"] for r in rows)
+    for sp in selfplay:
+        print(f"neural selfplay, {sp['games']} games at once: {sp['pos_s']:,.0f} positions/s, mean batch "
+              f"{sp['mean_batch']:.1f}, {sp['pos_s'] / ceiling:.0%} of the raw net's best rate above")
     print(f"\nreloads under load ({loaded['clients']} clients, {loaded['pos_s']:,.0f} pos/s, "
           f"{loaded.get('reloads', 0)} reloads): submitted->loaded p50 {loaded.get('loaded_p50_ms', 0):.1f} ms, "
           f"p99 {loaded.get('loaded_p99_ms', 0):.1f} ms; submitted->first batch on new weights done "

@@ -143,3 +143,14 @@ def test_the_neural_player_plays_only_legal_moves(board, n):
             move = player.choose(s)
             assert move in legal_moves(s)
             s = apply(s, move)
+
+
+def test_concurrent_neural_selfplay_shares_the_servers_batches():
+    from engine.nn.selfplay import play_neural_games
+    from engine.records import replay
+    with InferenceServer(tiny(), InferenceConfig(max_batch_size=64, batch_timeout_ms=20)) as server:
+        records = play_neural_games(NeuralEvaluator(server), "square8", 2, 6, concurrency=6, move_cap=60, seed=5)
+    assert [r["id"] for r in records] == [f"nn-square8-2p-{5 + i}" for i in range(6)]
+    assert max(server.stats.batch_sizes) > 1
+    for r in records:
+        assert r["totalMoves"] <= 60 and replay(r).move_count == r["totalMoves"]
