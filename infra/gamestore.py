@@ -161,6 +161,11 @@ class GameStore(SqliteFile):
                 yield content_hash, {**orjson.loads(record), "moves": orjson.loads(moves)}
             last = rows[-1][0]
 
+    def recent_json_values(self, path: str, limit: int) -> list[Any]:
+        """`json_extract(record, path)` of the newest `limit` games, e.g. '$.metadata.pipeline.iteration'."""
+        rows = self._query("SELECT json_extract(record, ?) FROM games ORDER BY rowid DESC LIMIT ?", (path, limit))
+        return [r[0] for r in rows]
+
     def summary_rows(self) -> list[tuple[Any, ...]]:
         """Columns reports need: (id, engines, winner, length, hit_cap, source_host, outcome)."""
         return self._query("SELECT id, engines, winner, length, hit_cap, source_host, outcome FROM games")
