@@ -191,8 +191,13 @@ def _describe(source: str, where: str, exc: ValidationError) -> str:
     lines = []
     for e in exc.errors():
         loc = ".".join(str(p) for p in e["loc"])
-        what = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
-        lines.append(f"{where}.{loc}: {what}" + ("" if e["type"] == "missing" else f" (got {e.get('input')!r})"))
+        what = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+        if not loc:  # a check across keys: its message names them
+            lines.append(f"{where + ': ' if where else ''}{what}")
+            continue
+        path = f"{where}.{loc}" if where else loc
+        lines.append(f"{path}: {what}" + ("" if e["type"] in ("missing", "extra_forbidden") else
+                                          f" (got {e.get('input')!r})"))
     return f"{source}: invalid settings:\n  " + "\n  ".join(lines)
 
 
@@ -250,7 +255,7 @@ def _validate(model: type[BaseModel], data: Any, source: Path) -> Any:
     try:
         return model.model_validate({**data, "source": str(source)})
     except ValidationError as exc:
-        raise PipelineConfigError(_describe(str(source), "", exc).replace(": .", ": ")) from None
+        raise PipelineConfigError(_describe(str(source), "", exc)) from None
     except ValueError as exc:
         raise PipelineConfigError(f"{source}: {exc}") from None
 

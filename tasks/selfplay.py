@@ -139,6 +139,7 @@ def play_and_store(ctx: PhaseContext, on_game: Callable[[int], None] | None = No
         writer = stack.enter_context(GameWriter(cfg, ctx.board, ctx.players))
         export = None
         if ctx.placed:  # games for the coordinator's sync phase: this run's games only
+            cfg.data_dir.mkdir(parents=True, exist_ok=True)
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=cfg.data_dir, prefix=".export-")))
             export = stack.enter_context(GameStore(tmp / f"{ctx.config}.db", cfg.source_host))
         for n, record in enumerate(games_of(ctx), 1):

@@ -55,6 +55,7 @@ def sync_games(cfg: DataConfig, store: ArtifactStore, config: str, prefix: str) 
     done = _load_ledger(ledger_path)
     new = [k for k in store.list_keys(f"{prefix}/{config}") if k.endswith(".db") and k not in done]
     counts = {"inserted": 0, "already_present": 0, "duplicates": 0, "rejected": 0}
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
     for key in new:
         host = key.split("/")[-2] if key.count("/") >= 3 else None
         with tempfile.TemporaryDirectory(dir=cfg.data_dir, prefix=".sync-") as tmp:
