@@ -118,15 +118,27 @@ def build_plan(cfg: PipelineConfig, pools: PoolsConfig, ctx: PhaseContext, phase
     return plan
 
 
+def _result_store() -> Any:
+    """Where task results and cache records live, without starting a temporary server to ask."""
+    from prefect.results import ResultStore, get_result_store
+    from prefect.settings import PREFECT_API_URL, PREFECT_LOCAL_STORAGE_PATH, PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK
+    if PREFECT_API_URL.value() or PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK.value():
+        return get_result_store()
+    from prefect.filesystems import LocalFileSystem
+    return ResultStore(result_storage=LocalFileSystem(basepath=str(PREFECT_LOCAL_STORAGE_PATH.value())))
+
+
 def mark_cached(plan: Plan, ctx: PhaseContext) -> None:
     """Follow the chain of cache keys through the result store: which phases would be skipped."""
-    from prefect.results import get_result_store
-    store = get_result_store()
+    store = _result_store()
     upstream: list[str] = []
     broken = False
     for step in plan.runnable:
         step.key = phase_key(step.phase, ctx, upstream)
-        if broken or step.deployment or not store.exists(step.key):
+        if step.deployment:  # its cache lives with the pool's workers
+            step.cached, broken = None, True
+            continue
+        if broken or not store.exists(step.key):
             step.cached, broken = False, True
             continue
         step.cached = True
