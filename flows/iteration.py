@@ -104,6 +104,7 @@ def execute(plan: Plan, ctx: PhaseContext, data: DataConfig, publish_artifacts: 
         summary["inside_s"] = round(summary["inside_s"], 4)
         if publish_artifacts:
             publish(summary, data, error)
+        summary["publish_s"] = round(time.perf_counter() - started - summary["wall_s"], 4)
     return summary
 
 
