@@ -74,3 +74,23 @@ def test_one_phase_alone_does_not_complete_the_iteration(prefect_api, tmp_path, 
     out = iteration("hex8", 3, "tiny", data_dir=str(tmp_path / "data"), phases=phases)
     assert list(out["phases"]) == phases and out["phases"]["monitor"]["state"] == "Completed"
     assert not (tmp_path / "data" / "pipeline" / "hex8_3p" / "iterations.json").exists()
+
+
+def test_selfplay_takes_a_slot_of_its_host_limit(prefect_api, tmp_path):
+    """host_slots: the per-host limit is created on first use (strict, so a typo cannot limit nothing)."""
+    import socket
+
+    import yaml
+    from prefect.client.orchestration import get_client
+
+    from infra.pipeline_config import PROJECT_ROOT
+    data = yaml.safe_load((PROJECT_ROOT / "config" / "pipeline.yaml").read_text())
+    data["profiles"]["tiny"]["selfplay"]["host_slots"] = 2
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(yaml.safe_dump(data))
+    out = iteration("hex8", 4, "tiny", data_dir=str(tmp_path / "data"), phases=["selfplay"],
+                    pipeline_config=str(config))
+    assert out["phases"]["selfplay"]["state"] == "Completed"
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name(f"selfplay-{socket.gethostname()}".lower())
+    assert limit.limit == 2 and limit.active_slots == 0  # taken during the phase, released after
