@@ -45,7 +45,7 @@ def staleness(data: DataConfig, board: str, players: int, current: int) -> dict[
     if not path.exists():
         return {"games": 0}
     with GameStore(path, data.source_host, read_only=True) as store:
-        values = store.recent_json_values("$.metadata.pipeline.iteration", STALENESS_WINDOW)
+        values = [row[4] for row in store.json_rows(["$.metadata.pipeline.iteration"], STALENESS_WINDOW)]
     known = [current - int(v) for v in values if v is not None]
     if not known:
         return {"games": len(values), "untagged": len(values)}
