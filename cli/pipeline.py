@@ -212,10 +212,11 @@ def up(
                     _fail(f"the Prefect server did not start; see {logs / 'server.log'}")
                 time.sleep(0.5)
         from prefect.settings import PREFECT_API_URL, temporary_settings
-        from tasks.limits import ensure_pools
+        from tasks.limits import ensure_pools, ensure_zombie_automation
         with temporary_settings(updates={PREFECT_API_URL: api}):
             made = ensure_pools(pools_cfg)
-        console.print(f"work pools: {', '.join(made)}")
+            ensure_zombie_automation()
+        console.print(f"work pools: {', '.join(made)}; runs whose worker dies are marked Crashed after 90 s")
         if deploy:
             out = subprocess.run([str(bin_dir / "prefect"), "--no-prompt", "deploy", "--all"], cwd=PROJECT_ROOT,
                                  env=env, capture_output=True, text=True)
@@ -223,7 +224,7 @@ def up(
                 _fail(f"prefect deploy failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
             console.print(f"deployed {out.stdout.count('successfully created')} deployments from prefect.yaml")
         procs.append(_spawn([str(bin_dir / "prefect"), "worker", "start", "--pool", pool],
-                            logs / f"worker-{pool}.log", env))
+                            logs / f"worker-{pool}.log", {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", **env}))
         console.print(f"worker for pool {pool} running (log {logs / f'worker-{pool}.log'})\n"
                       f"UI: {api.removesuffix('/api')}   try: prefect deployment run iteration/hex8 -p profile=tiny\n"
                       "Ctrl-C stops the worker" + (" and the server" if len(procs) > 1 else ""))

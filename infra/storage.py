@@ -139,7 +139,7 @@ class ArtifactStore:
         return dest
 
     def list_keys(self, prefix: str = "") -> list[str]:
-        """Keys of the artifacts under `prefix` (a folder, e.g. 'sync/hex8_2p'), sorted."""
+        """Keys of the artifacts under `prefix` (a folder, e.g. 'sync/hex8_2p', or one key), sorted."""
         folder = prefix.strip("/")
         if hasattr(self.block, "list_objects"):  # S3Bucket: keys carry the block's bucket_folder
             base = (getattr(self.block, "bucket_folder", "") or "").strip("/")
@@ -150,7 +150,8 @@ class ArtifactStore:
             if not isinstance(self.block, LocalFileSystem):
                 raise NotImplementedError(f"listing is not supported for {type(self.block).__name__} blocks")
             root = Path(self.block.basepath)
-            found = (root / folder).rglob("*") if (root / folder).is_dir() else []
+            target = root / folder
+            found = target.rglob("*") if target.is_dir() else [target] if target.is_file() else []
             keys = [p.relative_to(root).as_posix() for p in found if p.is_file() and not p.name.startswith(".")]
         return sorted(k for k in keys if not folder or k == folder or k.startswith(folder + "/"))
 

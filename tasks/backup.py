@@ -99,7 +99,7 @@ class IncrementalBackup:
     def latest(self) -> dict[str, Any] | None:
         """The newest manifest, or None before the first backup."""
         key = f"{self.prefix}/latest.json"
-        if key not in self.store.list_keys(self.prefix):
+        if key not in self.store.list_keys(key):
             return None
         return json.loads(self.store.read_bytes(key))
 
@@ -140,21 +140,19 @@ class IncrementalBackup:
         try:
             for rel in files_to_back_up(self.cfg.data_dir, self.settings.include):
                 entry, source = self._prepare(rel, state)
-                if source is not None and source != self.cfg.data_dir / rel:
+                if source is None and entry["sha256"] not in have:  # known here, missing there: read it again
+                    entry, source = self._prepare(rel, {})
+                if source is not None and source.is_relative_to(self.snapshots):
                     snapshots.append(source)
                 state[rel] = entry
                 files[rel] = {"sha256": entry["sha256"], "size": entry["size"]}
                 if entry["sha256"] not in have:
-                    if source is None:  # the local state knew it, the bucket does not: read it again
-                        entry, source = self._prepare(rel, {})
-                        snapshots.append(source)
                     uploads.setdefault(entry["sha256"], (source, entry["size"]))
             with ThreadPoolExecutor(max_workers=self.cfg.upload_workers) as pool:
                 list(pool.map(lambda item: self._upload_verified(item[1][0], item[0]), uploads.items()))
         finally:
             for snap in snapshots:
-                if snap.is_relative_to(self.snapshots):
-                    snap.unlink(missing_ok=True)
+                snap.unlink(missing_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         blob = json.dumps({"created_at": stamp, "host": self.cfg.source_host, "files": files},
                           indent=1, sort_keys=True).encode()

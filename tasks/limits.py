@@ -51,3 +51,37 @@ def ensure_pools(pools: PoolsConfig, only: list[str] | None = None) -> list[str]
         if pool.gpu_slots and (only is None or name in only):
             ensure_limit(f"gpu-{name}", pool.gpu_slots)
     return made
+
+
+ZOMBIE_AUTOMATION = "rift: crash flow runs without heartbeats"
+
+
+def ensure_zombie_automation(within_s: int = 90) -> bool:
+    """Mark flow runs Crashed when their heartbeats stop (a worker's machine died), so a dead run does not
+    stay Running forever. Workers must run with PREFECT_FLOWS_HEARTBEAT_FREQUENCY (>= 30 s; `rift up` sets
+    it). Returns False when the automation already existed."""
+    from datetime import timedelta
+
+    from prefect.automations import Automation
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+    try:
+        Automation.read(name=ZOMBIE_AUTOMATION)
+        return False
+    except ValueError:  # not found
+        pass
+    Automation(
+        name=ZOMBIE_AUTOMATION,
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
+                    "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"},
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
+            within=timedelta(seconds=within_s)),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED,
+                                    message=f"no heartbeat for {within_s} s: its worker or machine died")],
+    ).create()
+    return True

@@ -94,3 +94,18 @@ def test_selfplay_takes_a_slot_of_its_host_limit(prefect_api, tmp_path):
     with get_client(sync_client=True) as client:
         limit = client.read_global_concurrency_limit_by_name(f"selfplay-{socket.gethostname()}".lower())
     assert limit.limit == 2 and limit.active_slots == 0  # taken during the phase, released after
+
+
+def test_pools_limits_and_zombie_automation_are_created_once(prefect_api):
+    from prefect.automations import Automation
+    from prefect.client.orchestration import get_client
+
+    from infra.pipeline_config import load_pools_config
+    from tasks.limits import ZOMBIE_AUTOMATION, ensure_pools, ensure_zombie_automation
+    pools = load_pools_config()
+    assert ensure_pools(pools) == list(pools.pools) == ensure_pools(pools)  # idempotent
+    with get_client(sync_client=True) as client:
+        assert client.read_work_pool("vast-5090").concurrency_limit == 8
+        assert client.read_global_concurrency_limit_by_name("gpu-vast-5090").limit == 2
+    assert ensure_zombie_automation() is True and ensure_zombie_automation() is False
+    assert Automation.read(name=ZOMBIE_AUTOMATION).actions[0].state.value == "CRASHED"

@@ -132,3 +132,23 @@ def test_plan_lists_unavailable_phases_and_placements(make_ctx):
 
 def test_data_folder_comes_from_the_context(make_ctx, tmp_path):
     assert make_ctx(data_dir=tmp_path / "x").data().data_dir == load_data_config(data_dir=tmp_path / "x").data_dir
+
+
+def test_local_backup_skips_unchanged_and_reuploads_what_the_target_lost(make_ctx, tmp_path):
+    from infra.pipeline_config import BackupSettings
+    from tasks.backup import IncrementalBackup
+    ctx = make_ctx()
+    play_and_store(ctx)
+    cfg = ctx.data()
+    store = ArtifactStore(LocalFileSystem(basepath=str(tmp_path / "target")), tmp_path / "outbox")
+    assert store.list_keys("backups/incremental/latest.json") == []
+    job = IncrementalBackup(cfg, store, BackupSettings())
+    assert job.run()["uploaded_objects"] == 1 and job.run()["uploaded_objects"] == 0
+    assert store.list_keys("backups/incremental/latest.json") == ["backups/incremental/latest.json"]
+    for key in store.list_keys("backups/incremental/objects"):
+        (tmp_path / "target" / key).unlink()  # the target lost the object; the local state still knows it
+    for key in store.list_keys("backups/incremental/"):
+        (tmp_path / "target" / key).unlink()
+    assert job.run()["uploaded_objects"] == 1
+    assert job.restore(tmp_path / "restored")["restored"] == 1
+    store.close()
