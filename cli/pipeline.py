@@ -140,6 +140,9 @@ def iterate(
     plan, ctx, data = _plan(board, players, profile, number, phase, data_dir, config, pools, local)
     if dry_run:
         _print_plan(plan, data)
+    for problem in plan.problems:
+        (err.print if dry_run else _fail)(f"[yellow]cannot run:[/] {problem}" if dry_run else problem)
+    if dry_run:
         return
     from flows.iteration import iteration
     for _ in range(iterations):

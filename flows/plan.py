@@ -16,7 +16,7 @@ from typing import Any
 
 from infra.data_config import DataConfig, config_key
 from infra.pipeline_config import PipelineConfig, PoolsConfig, Profile
-from tasks.common import PhaseContext, phase_key
+from tasks.common import PhaseContext, PhaseError, phase_key
 from tasks.phases import load_phase
 
 
@@ -47,6 +47,7 @@ class Plan:
     profile: str
     iteration: int
     steps: list[Step] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # settings this build cannot run
 
     @property
     def runnable(self) -> list[Step]:
@@ -115,6 +116,12 @@ def build_plan(cfg: PipelineConfig, pools: PoolsConfig, ctx: PhaseContext, phase
         task, why = load_phase(phase)
         plan.steps.append(Step(phase, task, why, None if local else pools.placement.get(phase),
                                describe_settings(phase, ctx.settings, ctx.mix)))
+    if any(s.phase == "selfplay" and not s.unavailable and not s.pool for s in plan.steps):
+        from tasks.selfplay import check_engines
+        try:
+            check_engines(ctx)
+        except PhaseError as exc:
+            plan.problems.append(str(exc.cause))
     return plan
 
 

@@ -33,3 +33,14 @@ def test_errors_are_one_line_and_exit_2(tmp_path):
     assert result.exit_code == 2 and "no profile 'huge'" in result.output
     result = runner.invoke(app, ["iterate", "--phase", "dance", "--profile", "tiny", "--dry-run"])
     assert result.exit_code == 2 and "unknown phase(s) dance" in result.output
+
+
+def test_a_mix_with_engines_missing_from_the_build_is_refused_before_running(tmp_path, monkeypatch):
+    monkeypatch.setattr("tasks.selfplay.make_player", _no_such_engine)
+    result = runner.invoke(app, ["iterate", "--profile", "tiny", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "engine 'random' of mix 'random-only' is not available" in result.output
+    assert not (tmp_path / "games").exists()
+
+
+def _no_such_engine(engine: str, seed: int | None = None):
+    raise ValueError(f"unknown engine {engine!r}")
