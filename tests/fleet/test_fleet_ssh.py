@@ -70,7 +70,13 @@ def test_stopped_server_trips_breaker_is_skipped_and_recovers_through_half_open(
 ) -> None:
     """Must-show 1: a dead host trips its breaker, is skipped at once, and comes back."""
     a, b = sshd(), sshd()
-    path = write_hosts({"a": a.port, "b": b.port}, retry={"tries": 1, "base_s": 0.01, "max_s": 0.01, "factor": 2})
+    # Recovery long enough that restarting sshd on a loaded CI machine fits inside it.
+    recovery_s = 5.0
+    path = write_hosts(
+        {"a": a.port, "b": b.port},
+        retry={"tries": 1, "base_s": 0.01, "max_s": 0.01, "factor": 2},
+        breaker={"failure_threshold": 3, "recovery_timeout_s": recovery_s, "half_open_probes": 1},
+    )
     runner = runner_for(path)
     assert all(r.ok for r in runner.run_many(None, "echo up").values())
 
@@ -90,9 +96,11 @@ def test_stopped_server_trips_breaker_is_skipped_and_recovers_through_half_open(
     later = BreakerBoard.in_dir(load_fleet(path).state_path)
     assert later.state("b") is BreakerState.OPEN and later.record("b").failures == 3
 
+    opened_at = time.monotonic()
     b.start()  # the server returns, but the breaker keeps the host out until recovery
+    assert time.monotonic() - opened_at < recovery_s, "sshd restart outlasted the recovery window"
     assert runner.run("b", "echo up").skipped
-    time.sleep(1.05)  # recovery_timeout_s = 1
+    time.sleep(max(0.0, recovery_s + 0.05 - (time.monotonic() - opened_at)))
     assert runner.breakers.state("b") is BreakerState.HALF_OPEN
     probe = runner.run("b", "echo back")
     assert probe.ok and probe.stdout == "back\n"
