@@ -144,7 +144,8 @@ def bradley_terry(
     free = [p for p in names if p not in anchors]
     idx = {p: i for i, p in enumerate(free)}
     theta = {p: anchors[p] / ELO_PER_NAT for p in anchors}
-    theta.update({p: 0.0 for p in free})
+    start = sum(theta.values()) / len(theta)
+    theta.update({p: start for p in free})
     edges = [(a, b, s + prior_draws / 2, g + prior_draws) for (a, b), (s, g) in pair.items()]
     hess = np.zeros((len(free), len(free)))
     for _ in range(iterations):
@@ -166,6 +167,8 @@ def bradley_terry(
         if not free:
             break
         step = np.linalg.solve(hess, grad)
+        # Damped: far from the optimum the curvature is tiny and a full Newton step overshoots.
+        step *= min(1.0, 2.0 / max(float(np.max(np.abs(step))), 1e-300))
         for p, i in idx.items():
             theta[p] += float(step[i])
         if float(np.max(np.abs(step))) < 1e-10:
@@ -255,32 +258,32 @@ def sprt_llr(wins: int, draws: int, losses: int, elo0: float, elo1: float) -> fl
     mean score is the hypothesis' expected score; the LLR is the count-weighted log ratio of
     the two. Zero counts are regularized (1e-3) so early all-win records give a finite LLR.
     """
-    counts = np.array([losses, draws, wins], dtype=float)
-    n = counts.sum()
+    n = wins + draws + losses
     if n == 0:
         return 0.0
-    counts = np.where(counts == 0, 1e-3, counts)
-    p = counts / counts.sum()
-    values = np.array([0.0, 0.5, 1.0])
-    q0 = _mle_with_mean(p, values, expected_score(elo0, 0.0))
-    q1 = _mle_with_mean(p, values, expected_score(elo1, 0.0))
-    return float(n * np.sum(p * np.log(q1 / q0)))
+    counts = [c if c > 0 else 1e-3 for c in (losses, draws, wins)]
+    total = sum(counts)
+    p = [c / total for c in counts]
+    q0 = _mle_with_mean(p, expected_score(elo0, 0.0))
+    q1 = _mle_with_mean(p, expected_score(elo1, 0.0))
+    return n * sum(pi * math.log(b / a) for pi, a, b in zip(p, q0, q1))
 
 
-def _mle_with_mean(p: np.ndarray, values: np.ndarray, s: float) -> np.ndarray:
-    """argmax_q Σ p log q subject to Σ q·values = s: q_i = p_i / (1 + λ (v_i − s)), λ by bisection."""
-    d = values - s
-    lo, hi = -1.0 / d.max(), -1.0 / d.min()  # every denominator 1 + λ d_i stays positive
-    eps = 1e-12 * (hi - lo)
-    lo, hi = lo + eps, hi - eps
-    for _ in range(200):
+def _mle_with_mean(p: list[float], s: float) -> list[float]:
+    """argmax_q Σ p log q over scores (0, ½, 1) subject to mean score s:
+    q_i = p_i / (1 + λ (v_i − s)), with λ found by bisection (the constraint is monotone in λ)."""
+    d = (-s, 0.5 - s, 1.0 - s)
+    lo, hi = -1.0 / d[2], -1.0 / d[0]  # every denominator 1 + λ d_i stays positive
+    for _ in range(100):
         lam = 0.5 * (lo + hi)
-        if float(np.sum(p * d / (1.0 + lam * d))) > 0.0:  # decreasing in λ
+        if sum(pi * di / (1.0 + lam * di) for pi, di in zip(p, d)) > 0.0:
             lo = lam
         else:
             hi = lam
-    q = p / (1.0 + 0.5 * (lo + hi) * d)
-    return q / q.sum()
+    lam = 0.5 * (lo + hi)
+    q = [pi / (1.0 + lam * di) for pi, di in zip(p, d)]
+    total = sum(q)
+    return [x / total for x in q]
 
 
 # --- rating pools -----------------------------------------------------------------------------
