@@ -1,8 +1,6 @@
 """`rift match`: play a match between 2-4 players with seats rotated and print who is stronger."""
 from __future__ import annotations
 
-import math
-
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -10,7 +8,7 @@ from rich.table import Table
 
 from engine.arena import MatchResult, play_match
 from engine.geometry import BOARD_TYPES
-from engine.ratings import RatingPool, Sprt
+from engine.ratings import RatingPool, Sprt, format_elo
 
 console = Console()
 
@@ -24,10 +22,6 @@ def parse_sprt(text: str | None) -> Sprt | None:
         return Sprt(elo0, elo1)
     except ValueError as e:
         raise typer.BadParameter(f"--sprt wants 'elo0,elo1' with elo1 > elo0 ({e})") from None
-
-
-def fmt_elo(x: float) -> str:
-    return ("+∞" if x > 0 else "−∞") if math.isinf(x) else f"{round(x) + 0:+d}"
 
 
 def match(
@@ -88,9 +82,9 @@ def print_match(m: MatchResult) -> None:
     }
     if n == 2:
         a = ests[0]
-        rows["Elo vs other"] = [fmt_elo(a.elo), fmt_elo(-a.elo)]
-        rows["Elo 95% CI"] = [f"[{fmt_elo(a.elo_lo)}, {fmt_elo(a.elo_hi)}]",
-                              f"[{fmt_elo(-a.elo_hi)}, {fmt_elo(-a.elo_lo)}]"]
+        rows["Elo vs other"] = [format_elo(a.elo), format_elo(-a.elo)]
+        rows["Elo 95% CI"] = [f"[{format_elo(a.elo_lo)}, {format_elo(a.elo_hi)}]",
+                              f"[{format_elo(-a.elo_hi)}, {format_elo(-a.elo_lo)}]"]
     else:
         pool = RatingPool(m.board, n)
         pool.add_match(m)

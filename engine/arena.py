@@ -264,7 +264,7 @@ def play_match(
     move_cap: int | None = None,
     opening_plies: int = 0,
     sprt: Sprt | None = None,
-    on_game: Callable[[GameResult, MatchResult], None] | None = None,
+    on_game: Callable[[GameResult, MatchResult], bool | None] | None = None,
     factory: PlayerFactory | None = None,
 ) -> MatchResult:
     """Play up to `games` games between `specs` (2-4 player specs, one per seat) on `board`.
@@ -273,7 +273,8 @@ def play_match(
     identical results. `opening_plies` random plies start each game (shared by the seatings of
     a block) so deterministic players do not replay one game. With `sprt`, the match stops at
     the first complete rotation block where the test of entrant 0 against entrant 1 decides.
-    `on_game(game, match_so_far)` is called in game order, e.g. to advance a progress bar.
+    `on_game(game, match_so_far)` is called in game order, e.g. to advance a progress bar; when
+    it returns True the match stops at the end of the current rotation block (a time budget).
     `factory(spec, seed=...)` builds players (default `make_player`); it must be a module-level
     function so workers can unpickle it.
     """
@@ -291,16 +292,19 @@ def play_match(
     match = MatchResult(board, n, specs)
     t0 = time.perf_counter()
     results = _run(jobs, workers)
+    stop = False
     try:
         for g in results:
             match.games.append(g)
             match.seconds = time.perf_counter() - t0
-            if on_game:
-                on_game(g, match)
-            if sprt is not None and len(match.games) % n == 0:
+            stop = bool(on_game and on_game(g, match)) or stop
+            if len(match.games) % n:
+                continue
+            if sprt is not None:
                 match.sprt = sprt.test(*match.wdl(0, 1))
-                if match.sprt.decision != "continue":
-                    break
+                stop = stop or match.sprt.decision != "continue"
+            if stop:
+                break
     finally:
         results.close()
     if sprt is not None and (match.sprt is None or len(match.games) % n):

@@ -51,6 +51,11 @@ def elo_from_score(score: float) -> float:
     return -400.0 * math.log10(1.0 / score - 1.0)
 
 
+def format_elo(x: float) -> str:
+    """'+70', '-12', '+∞': signed whole Elo points, never '-0'."""
+    return ("+∞" if x > 0 else "−∞") if math.isinf(x) else f"{round(x) + 0:+d}"
+
+
 # --- score with a confidence interval ---------------------------------------------------------
 
 

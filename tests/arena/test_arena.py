@@ -83,3 +83,9 @@ def test_bad_requests_fail_before_any_game():
         play_match("square8", ["random", "nonsense"], 2)
     with pytest.raises(Exception):
         play_match("nosuchboard", ["random", "random"], 2)
+
+
+def test_on_game_can_stop_a_match_at_the_end_of_a_rotation_block():
+    m = play_match("square8", ["random", "random", "random"], 30, seed=1,
+                   on_game=lambda g, m: len(m.games) >= 4)
+    assert len(m.games) == 6
