@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.arena import MatchResult, play_match  # noqa: E402
 from engine.players import make_player  # noqa: E402
-from engine.ratings import Sprt, format_elo  # noqa: E402
+from engine.ratings import RatingPool, Sprt, format_elo  # noqa: E402
 
 PASS_SCORE = 0.60
 
@@ -107,12 +107,14 @@ def main() -> None:
           f"workers {args.workers}; tiers: " + ", ".join(f"{t}={n}" for t, n in tiers), file=sys.stderr)
     t0 = time.perf_counter()
     rows, slow = [], []
+    pool = RatingPool("square8", 2)
     for i in range(2, len(tiers)):
         hi, lo = tiers[i][0], tiers[i - 2][0]
         m = run_pair(hi, lo, args, sprt)
         if len(m.games) < args.games and (m.sprt is None or m.sprt.decision == "continue"):
             slow.append(f"{hi} vs {lo} stopped by --pair-seconds after {len(m.games)} games")
         rows.append(row(hi, lo, m))
+        pool.add_match(m)
         print("  " + " | ".join(rows[-1]), file=sys.stderr)
     total = time.perf_counter() - t0
     if args.markdown:
@@ -124,6 +126,15 @@ def main() -> None:
         widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(HEADER)]
         for r in [HEADER, *rows]:
             print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+    if pool.games:
+        anchor = tiers[0][0]
+        try:
+            fit = pool.fit({anchor: 0.0})
+            print(f"Bradley-Terry over all games, {anchor} = 0: " + ", ".join(
+                f"{t} {format_elo(fit[t].elo)} [{format_elo(fit[t].lo)}, {format_elo(fit[t].hi)}]"
+                for t, _ in tiers if t in fit))
+        except ValueError as e:
+            print(f"no Bradley-Terry fit: {e}")
     for s in slow:
         print(f"too slow: {s}")
     print(f"total wall time {total:.0f} s ({total / 60:.1f} min) for {len(rows)} pairs; "
