@@ -253,6 +253,25 @@ class MatchResult:
     def hit_cap(self) -> int:
         return sum(g.hit_cap for g in self.games)
 
+    def as_dict(self) -> dict:
+        """A JSON-ready summary (for reports and Prefect artifacts), one entry per entrant."""
+        wins = self.wins()
+        entrants = []
+        for e, label in enumerate(self.labels):
+            est = self.score(e)
+            entrants.append({"player": label, "spec": self.specs[e], "wins": wins[e],
+                             "score": round(est.score, 4), "scoreCI95": [round(est.lo, 4), round(est.hi, 4)]})
+        out = {
+            "board": self.board, "numPlayers": self.num_players, "games": len(self.games),
+            "draws": self.draws, "hitMoveCap": self.hit_cap, "distinctGames": self.distinct_games,
+            "seatWinRates": [round(r, 4) for r in self.seat_win_rates()],
+            "entrants": entrants, "seconds": round(self.seconds, 3),
+        }
+        if self.sprt is not None:
+            out["sprt"] = {"decision": self.sprt.decision, "llr": round(self.sprt.llr, 4),
+                           "elo0": self.sprt.sprt.elo0, "elo1": self.sprt.sprt.elo1}
+        return out
+
 
 def play_match(
     board: str,

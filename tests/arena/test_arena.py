@@ -89,3 +89,12 @@ def test_on_game_can_stop_a_match_at_the_end_of_a_rotation_block():
     m = play_match("square8", ["random", "random", "random"], 30, seed=1,
                    on_game=lambda g, m: len(m.games) >= 4)
     assert len(m.games) == 6
+
+
+def test_summary_is_json_ready():
+    import json
+
+    m = play_match("square8", ["greedy", "random"], 4, seed=1, factory=tiny_factory, sprt=Sprt())
+    d = json.loads(json.dumps(m.as_dict()))
+    assert d["games"] == 4 and [e["spec"] for e in d["entrants"]] == ["greedy", "random"]
+    assert d["sprt"]["decision"] in ("H0", "H1", "continue") and len(d["seatWinRates"]) == 2
