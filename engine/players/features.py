@@ -22,7 +22,6 @@ from functools import lru_cache
 import numpy as np
 
 from engine.geometry import Geometry
-from engine.rules.territory import find_regions
 from engine.state import GameState
 
 RAW_NAMES: tuple[str, ...] = (
@@ -163,20 +162,26 @@ def raw_stats(s: GameState) -> list[list[float]]:
     attacked = set().union(*threatened[1:]) if n else set()
     for t in attacked:
         raw[stacks[t][-1]][VULNERABLE] += 1
-    _line_threats(s, raw, axis_shifts)
+    masks = _marker_masks(s)
+    _line_threats(s, raw, masks, axis_shifts)
     if cells:
-        _regions(s, raw, cells)
+        _regions(s, raw, cells, masks)
     return raw
 
 
-def _line_threats(s: GameState, raw: list[list[float]], axis_shifts: tuple[int, ...]) -> None:
-    """Windows of L-1 consecutive own markers on an axis, counted with bitboard shifts."""
-    n = s.num_players
+def _marker_masks(s: GameState) -> list[int]:
     bits = s.geo.bits
-    masks = [0] * (n + 1)
+    masks = [0] * (s.num_players + 1)
     for c, m in enumerate(s.markers):
         if m:
             masks[m] |= bits[c]
+    return masks
+
+
+def _line_threats(s: GameState, raw: list[list[float]], masks: list[int],
+                  axis_shifts: tuple[int, ...]) -> None:
+    """Windows of L-1 consecutive own markers on an axis, counted with bitboard shifts."""
+    n = s.num_players
     need = s.geo.spec.line_length(n) - 1
     for x in range(1, n + 1):
         m = masks[x]
@@ -191,32 +196,62 @@ def _line_threats(s: GameState, raw: list[list[float]], axis_shifts: tuple[int, 
         raw[x][LINES] = total
 
 
-def _regions(s: GameState, raw: list[list[float]], cells: list[int]) -> None:
-    """Disconnected regions now: what each player could take, and what each could lose."""
+def _regions(s: GameState, raw: list[list[float]], cells: list[int], masks: list[int]) -> None:
+    """Disconnected regions now: what each player could take, and what each could lose.
+
+    The candidate regions are those of the rules (`engine.rules.territory.find_regions`:
+    components of the open cells with one marker colour as walls, or collapsed cells only),
+    kept as bitmasks: only the stacks inside are looked at cell by cell.
+    """
+    geo = s.geo
+    bits = geo.bits
     stacks = s.stacks
     n = s.num_players
-    regions = find_regions(s)
-    if not regions:
-        return
-    controllers = [0] * (n + 1)
+    control = [0] * (n + 1)
+    active: set[int] = set()
     for c in cells:
-        controllers[stacks[c][-1]] += 1
-    for region in regions:
-        inside_ctrl = [0] * (n + 1)
-        rings_in = [0] * (n + 1)
-        for c in region:
-            st = stacks[c]
-            if st is not None:
-                inside_ctrl[st[-1]] += 1
-                for o in st:
+        st = stacks[c]
+        control[st[-1]] |= bits[c]
+        active.update(st)
+    stack_bits = 0
+    for m in control:
+        stack_bits |= m
+    collapsed_bits = 0
+    for c, o in enumerate(s.collapsed):
+        if o:
+            collapsed_bits |= bits[c]
+    open_bits = geo.all_bits & ~collapsed_bits
+    controllers = [m.bit_count() for m in control]
+    seen: set[int] = set()
+    walls = [masks[x] for x in range(1, n + 1) if masks[x]] + [0]
+    for wall in walls:
+        passable = open_bits & ~wall
+        while passable:
+            comp = passable & -passable
+            while True:
+                grown = geo.grow(comp, passable)
+                if grown == comp:
+                    break
+                comp = grown
+            passable &= ~comp
+            if comp in seen:
+                continue
+            inside = {x for x in range(1, n + 1) if control[x] & comp}
+            if not (inside < active and (wall or len(inside) == 1)):
+                continue
+            seen.add(comp)
+            inside_ctrl = [(control[x] & comp).bit_count() for x in range(n + 1)]
+            rings_in = [0] * (n + 1)
+            for c in geo.cells_of(comp & stack_bits):
+                for o in stacks[c]:
                     rings_in[o] += 1
-        size = len(region)
-        can_take = [controllers[x] > inside_ctrl[x] for x in range(n + 1)]
-        for x in range(1, n + 1):
-            if can_take[x] and inside_ctrl[x] == 0:
-                raw[x][REGION_GAIN] += size + sum(rings_in) - rings_in[x]
-            if rings_in[x] and any(can_take[y] for y in range(1, n + 1) if y != x):
-                raw[x][REGION_RISK] += rings_in[x]
+            size = comp.bit_count()
+            can_take = [controllers[x] > inside_ctrl[x] for x in range(n + 1)]
+            for x in range(1, n + 1):
+                if can_take[x] and inside_ctrl[x] == 0:
+                    raw[x][REGION_GAIN] += size + sum(rings_in) - rings_in[x]
+                if rings_in[x] and any(can_take[y] for y in range(1, n + 1) if y != x):
+                    raw[x][REGION_RISK] += rings_in[x]
 
 
 def victory_proximity(s: GameState, raw: list[list[float]], x: int) -> float:

@@ -241,13 +241,19 @@ class _Placements:
 
 
 def score_moves(
-    s: GameState, moves: list[Move], weights: list[float], *, refine: int = 0
+    s: GameState,
+    moves: list[Move],
+    weights: list[float],
+    *,
+    refine: int = 0,
+    children: dict[int, GameState] | None = None,
 ) -> tuple[np.ndarray, list[int]]:
     """Per-seat evaluation of the position after each move: array (len(moves), num_players).
 
     Returns the scores and the indices scored exactly (all non-placement moves, plus the
     `refine` best placements for the player to move). Placement scores are deltas from the
-    current position (see the module docstring).
+    current position (see the module docstring). When `children` is given, the child states
+    built for the exact scores are put there by move index, for a search to reuse.
     """
     n = s.num_players
     out = np.zeros((len(moves), n))
@@ -264,14 +270,13 @@ def score_moves(
             sc = prep.scores(c, p, [moves[i].count for i in idx])
             for i in idx:
                 out[i] = sc[moves[i].count]
-    for i, m in enumerate(moves):
-        if m.type != "place_ring":
-            out[i] = evaluate_state(child_state(s, m), weights)
-            exact.append(i)
+    todo = [i for i, m in enumerate(moves) if m.type != "place_ring"]
     if place and refine > 0:
         me = s.current_player - 1
-        best = sorted(place, key=lambda i: -out[i, me])[:refine]
-        for i in best:
-            out[i] = evaluate_state(child_state(s, moves[i]), weights)
-            exact.append(i)
-    return out, exact
+        todo += sorted(place, key=lambda i: -out[i, me])[:refine]
+    for i in todo:
+        child = child_state(s, moves[i])
+        out[i] = evaluate_state(child, weights)
+        if children is not None:
+            children[i] = child
+    return out, todo
