@@ -33,21 +33,17 @@ from engine.ratings import RatingPool, Sprt, format_elo  # noqa: E402
 PASS_SCORE = 0.60
 
 
-def ladder_tiers(highest: int = 10) -> list[tuple[str, str]]:
-    """(tier, player name) for every tier make_player builds, neural tiers left out (they
-    need a trained model and are not part of this test)."""
-    tiers = []
-    for k in range(1, highest + 1):
-        try:
-            player = make_player(f"D{k}", seed=0)
-        except Exception as e:  # noqa: BLE001 - an unbuildable tier ends the ladder here
-            print(f"D{k}: not available ({e}); stopping at D{k - 1}", file=sys.stderr)
-            break
-        name = str(getattr(player, "name", type(player).__name__))
-        if "neural" in name.lower() or "neural" in type(player).__name__.lower():
-            continue
-        tiers.append((f"D{k}", name))
-    return tiers
+def ladder_tiers() -> list[tuple[str, str]]:
+    """(tier, what plays it) for every non-neural tier of config/ladder.yaml; neural tiers need
+    a trained model and are not part of this test."""
+    from engine.players.ladder import load_ladder
+
+    ladder = load_ladder()
+    return [(t, describe(ladder.tiers[t].engine, ladder.tiers[t].params)) for t in ladder.non_neural()]
+
+
+def describe(engine: str, params: dict) -> str:
+    return engine + (" " + ",".join(f"{k}={v}" for k, v in params.items()) if params else "")
 
 
 def verdict(m: MatchResult) -> str:
@@ -103,8 +99,9 @@ def main() -> None:
     sprt = None if args.sprt == "none" else Sprt(*(float(v) for v in args.sprt.split(",")))
     tiers = ([(t, str(make_player(t, seed=0).name)) for t in args.tiers.split(",")]
              if args.tiers else ladder_tiers())
+    print("tiers: " + "; ".join(f"{t} = {d}" for t, d in tiers))
     print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
-          f"workers {args.workers}; tiers: " + ", ".join(f"{t}={n}" for t, n in tiers), file=sys.stderr)
+          f"workers {args.workers}", file=sys.stderr)
     t0 = time.perf_counter()
     rows, slow = [], []
     pool = RatingPool("square8", 2)
