@@ -76,12 +76,14 @@ class DescentPlayer:
         self.table: dict[tuple, _Entry] = {}
         self._last_move_count = -1
         self.last_iterations = 0
+        self.last_nodes = 0
 
     def choose(self, state: GameState) -> Move:
         moves = legal_moves(state)
         if not moves:
             raise ValueError(f"no legal move: the game is over ({state.victory_reason})")
         if len(moves) == 1:
+            self.last_nodes = 0
             return moves[0]
         if state.move_count < self._last_move_count or len(self.table) > self.max_table:
             self.table.clear()  # a new game, or too much kept
@@ -98,6 +100,7 @@ class DescentPlayer:
             if solved or (deadline is not None and time.perf_counter() >= deadline):
                 break
         self.last_iterations = iterations
+        self.last_nodes = self.expanded
         entry = self.table[root_key]
         me = state.current_player - 1
         best = max(v[me] for v in entry.values)

@@ -49,12 +49,14 @@ class HeuristicPlayer:
         refine: int = 3,
         temperature: float = 0.0,
         epsilon: float = 0.0,
+        delta: bool = True,
     ):
         self.rng = random.Random(seed)
         self.weights = WeightsByConfig(profile)
         self.refine = refine
         self.temperature = temperature
         self.epsilon = epsilon
+        self.delta = delta  # False: score every move on a copied state (the slow baseline)
 
     def choose(self, state: GameState) -> Move:
         moves = legal_moves(state)
@@ -64,7 +66,9 @@ class HeuristicPlayer:
             return moves[0]
         if self.epsilon and self.rng.random() < self.epsilon:
             return moves[self.rng.randrange(len(moves))]
-        scores, exact = score_moves(state, moves, self.weights(state), refine=self.refine)
+        scores, exact = score_moves(
+            state, moves, self.weights(state), refine=self.refine, delta=self.delta
+        )
         me = state.current_player - 1
         has_place = len(exact) < len(moves)
         cands = sorted(exact) if (has_place and self.refine > 0) else range(len(moves))

@@ -58,6 +58,7 @@ class MinimaxPlayer:
         if not moves:
             raise ValueError(f"no legal move: the game is over ({state.victory_reason})")
         if len(moves) == 1:
+            self.last_nodes = 0
             return moves[0]
         self.root = state.current_player - 1
         self.w = self.weights(state)
