@@ -105,7 +105,7 @@ def run_evaluation(ctx: PhaseContext, upstream: list[str]) -> dict[str, Any]:
                              "wins": w, "draws": d, "losses": l, "score": round(score.score, 4),
                              "score_lo": round(score.lo, 4), "score_hi": round(score.hi, 4),
                              "seat_win_rates": [round(x, 4) for x in match.seat_win_rates()],
-                             "hit_cap": match.hit_cap(), "seconds": round(match.seconds, 3)}
+                             "hit_cap": match.hit_cap, "seconds": round(match.seconds, 3)}
             for g in match.games:
                 new_games.append([[names[e] for e in g.seats], list(g.ranks)])
         # every evaluation game of the config, one entry per iteration (a re-run replaces its own)
