@@ -18,6 +18,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from engine.nn.model import NetConfig, load_model
 from engine.nn.samples import write_game_shard
 from engine.nn.train import TrainConfig
@@ -96,6 +98,9 @@ def train_candidate(ctx: PhaseContext) -> dict[str, Any]:
                        seed=ctx.iteration, device="cpu" if os.environ.get("RIFT_TRAIN_CPU") else "auto",
                        checkpoint_every=1 if t.epochs > 1 else 0)
     store = ArtifactStore.from_config(cfg)
+    threads = torch.get_num_threads()
+    if t.threads:
+        torch.set_num_threads(t.threads)
     try:
         with ModelRegistry(cfg.registry_path) as reg:
             net, parent = starting_point(ctx, reg)
@@ -104,6 +109,7 @@ def train_candidate(ctx: PhaseContext) -> dict[str, Any]:
                            parent_id=parent, iteration=ctx.iteration)
             metrics = reg.get(result.model_id)["metrics"]
     finally:
+        torch.set_num_threads(threads)
         store.close()
     keep = ("train_policy_loss", "train_value_loss", "val_policy_loss", "val_value_loss", "val_policy_acc",
             "samples", "samples_per_s")
