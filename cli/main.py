@@ -17,7 +17,7 @@ app = typer.Typer(
 
 def _register() -> None:
     """Import command modules, each of which attaches its commands to `app`."""
-    from cli import cluster, data_commands, pipeline, report, selfplay, vectors
+    from cli import cluster, data_commands, match, pipeline, report, selfplay, vectors
 
     selfplay.register(app)
     vectors.register(app)
@@ -25,6 +25,7 @@ def _register() -> None:
     cluster.register(app)
     pipeline.register(app)
     report.register(app)
+    match.register(app)
 
 
 _register()

@@ -63,6 +63,24 @@ def _result_line(phase: str, result: dict[str, Any] | None) -> str:
     if phase == "sync":
         return (f"{result['keys']} published batches, {result['inserted']} new games, {result['shards']} shards, "
                 f"store {result['store_games']} games")
+    if phase == "train":
+        m = result.get("metrics") or {}
+        return (f"model {result['model']} (parent {result['parent'] or 'none'}), {m.get('samples', 0)} samples, "
+                f"policy loss {m.get('train_policy_loss')}, value loss {m.get('train_value_loss')}")
+    if phase == "evaluate":
+        vs = ", ".join(f"{k} {v}" for k, v in result["vs"].items())
+        return f"{result['games']} games, W-D-L vs {vs}; rating {result['rating']}"
+    if phase == "gate":
+        s = result["sprt"]
+        return (f"{'promoted' if result['promoted'] else 'not promoted'} vs {result['reference']} "
+                f"({result['wdl']}, score {result['score']:.1%}): {result['reason']}; SPRT [{s['elo0']:g}, "
+                f"{s['elo1']:g}] LLR {s['llr']} in ({s['lower']}, {s['upper']}); tier {result['tier'] or '-'}")
+    if phase == "cmaes":
+        return (f"{result['candidates']} candidates, {result['games']} games, best fitness {result['fitness']} "
+                f"vs {result['base']} -> {result['key']}")
+    if phase == "profile_sync":
+        return (f"{result['profiles']} published profiles, best {result['best']} (fitness {result['fitness']}), "
+                f"{'updated' if result['changed'] else 'unchanged'}")
     if phase == "monitor":
         bad = ", ".join(result["not_healthy"]) or "none"
         return f"{result['hosts']} hosts, not healthy: {bad}"

@@ -78,6 +78,7 @@ class TrainSettings(_Strict):
     blocks: int = Field(gt=0)
     channels: int = Field(gt=0)
     from_scratch: bool = False
+    threads: int = Field(0, ge=0, description="torch CPU threads while training; 0 = torch's default.")
 
 
 class EvaluateSettings(_Strict):

@@ -122,6 +122,11 @@ class ModelRegistry(SqliteFile):
     def deprecate(self, model_id: str, reason: str) -> None:
         self.set_status(model_id, ModelStatus.DEPRECATED, reason)
 
+    def set_tier(self, model_id: str, tier: str | None) -> None:
+        """The ladder tier a model plays at (set by the pipeline's gate)."""
+        self.get(model_id)
+        self._exec("UPDATE models SET tier=? WHERE id=?", (tier, model_id))
+
     def update_metrics(self, model_id: str, **metrics: Any) -> None:
         merged = {**self.get(model_id)["metrics"], **metrics}
         self._exec("UPDATE models SET metrics=? WHERE id=?", (json.dumps(merged), model_id))

@@ -1,9 +1,10 @@
 """Which phases this build can run, in the loop's order, and why the others cannot.
 
 A phase exists when its task module imports: `tasks/<phase>.py` is written
-against its library (players, arena and ratings, the neural net) and lands with
-it. Until then the plan lists the phase as unavailable with the reason, and the
-iteration runs without it; nothing stands in for a phase that is not there.
+against its library (players, arena and ratings, the neural net). All eight are
+in this build; a build without one of those libraries lists the phase as
+unavailable with the reason, and the iteration runs without it; nothing stands
+in for a phase that is not there.
 """
 from __future__ import annotations
 

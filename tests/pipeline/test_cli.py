@@ -19,7 +19,7 @@ def test_dry_run_then_run_then_cached_plan(prefect_api, tmp_path):
     common = ("--board", "hex8", "--players", "2", "--profile", "tiny", "--data-dir", data)
     plan = rift("iterate", *common, "--dry-run")
     assert "iteration 1 of hex8_2p (profile tiny)" in plan
-    assert "train: not in this build" in plan and not (tmp_path / "data" / "games").exists()
+    assert "not in this build" not in plan and "gate" in plan and not (tmp_path / "data" / "games").exists()
     out = rift("iterate", *common)
     assert "iteration 1 of hex8_2p" in out and "Completed" in out and "rift games stats" in out
     again = rift("iterate", *common, "--dry-run", "--iteration", "1")

@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from infra.gamestore import GameStore
+from infra.registry import ModelRegistry
 
 from . import api
 from .conftest import free_port
@@ -129,17 +130,22 @@ def phase_states(stack: Stack, flow_run_id: str) -> dict[str, str]:
 
 
 def test_deployment_run_through_the_cli_completes_every_phase(stack):
-    """Must show 1 (for the phases in this build: selfplay, sync, monitor)."""
+    """Must show 1: every phase completes, artifacts present, games, a model and ratings in the stores."""
     worker = stack.worker("w1")
     run_id = stack.run_deployment("iteration/hex8", "profile=tiny")
     run = stack.wait(run_id)
     assert run["state"]["type"] == "COMPLETED", run["state"]
-    assert phase_states(stack, run_id) == {"selfplay": "Completed", "sync": "Completed", "monitor": "Completed"}
+    assert phase_states(stack, run_id) == dict.fromkeys(
+        ("selfplay", "sync", "cmaes", "train", "profile_sync", "evaluate", "gate", "monitor"), "Completed")
     found = api.artifacts(stack.api, run_id)
     assert {"iteration-hex8-2p", "seat-win-rates", "resources-hex8-2p", "selfplay-progress-hex8-2p"} <= set(found)
     summary = found["iteration-hex8-2p"]["data"]
     assert "# Iteration 1 · hex8_2p · profile tiny" in summary
     assert games(stack) == 6
+    assert "leaderboard-hex8-2p" in found and "| gate | in-process | Completed |" in summary
+    with ModelRegistry(stack.data / "registry.db") as reg:
+        models = reg.models_frame("hex8", 2)
+        assert len(models) == 1 and models["rating"].notna().all() and len(reg.ratings_frame()) == 1
     stack.kill(worker)
 
 
@@ -159,7 +165,8 @@ def test_killed_worker_then_rerun_skips_finished_phases(stack):
     second = stack.run_deployment("iteration/hex8", "profile=tiny")
     run = stack.wait(second)
     assert run["state"]["type"] == "COMPLETED", run["state"]
-    assert phase_states(stack, second) == {"selfplay": "Cached", "sync": "Completed", "monitor": "Completed"}
+    assert phase_states(stack, second) == {"selfplay": "Cached", **dict.fromkeys(
+        ("sync", "cmaes", "train", "profile_sync", "evaluate", "gate", "monitor"), "Completed")}
     summary = api.artifacts(stack.api, second)["iteration-hex8-2p"]["data"]
     assert "# Iteration 2 · hex8_2p" in summary and "| selfplay | in-process | Cached |" in summary
     assert games(stack) == 12  # iteration 2's six games, stored once

@@ -17,6 +17,8 @@ def parse(stamp: str) -> datetime:
 def task_runs(flow_run_id) -> dict:
     return api.task_runs(api.current_api(), flow_run_id)
 
+PHASES = ("selfplay", "sync", "cmaes", "train", "profile_sync", "evaluate", "gate", "monitor")
+
 
 def artifacts(flow_run_id) -> dict:
     return api.artifacts(api.current_api(), flow_run_id)
@@ -29,16 +31,17 @@ def test_iteration_runs_then_resumes_from_cache(prefect_api, tmp_path):
     summary = first.result()
     assert summary["iteration"] == 1
     ran = {p: i["state"] for p, i in summary["phases"].items() if i["state"] != "Skipped"}
-    assert ran == {"selfplay": "Completed", "sync": "Completed", "monitor": "Completed"}
+    assert ran == dict.fromkeys(PHASES, "Completed")
     runs = task_runs(first.state_details.flow_run_id)
     assert {name: run["state"]["name"] for name, run in runs.items()} == ran
     found = artifacts(first.state_details.flow_run_id)
-    assert {"iteration-hex8-2p", "seat-win-rates", "resources-hex8-2p", "selfplay-progress-hex8-2p"} <= set(found)
+    assert {"iteration-hex8-2p", "seat-win-rates", "resources-hex8-2p", "selfplay-progress-hex8-2p",
+            "leaderboard-hex8-2p"} <= set(found)
     assert "| selfplay | in-process | Completed |" in found["iteration-hex8-2p"]["data"]
     # the same iteration again: every finished phase is served from its cache, nothing is played twice
     again = iteration("hex8", 2, "tiny", data_dir=data, iteration=1)
-    assert {p: i["state"] for p, i in again["phases"].items() if i["state"] != "Skipped"} == {
-        "selfplay": "Cached", "sync": "Cached", "monitor": "Cached"}
+    assert {p: i["state"] for p, i in again["phases"].items() if i["state"] != "Skipped"} == dict.fromkeys(
+        PHASES, "Cached")
     nxt = iteration("hex8", 2, "tiny", data_dir=data, phases=["selfplay"])  # iteration 2: new games
     assert nxt["iteration"] == 2 and nxt["phases"]["selfplay"]["state"] == "Completed"
     with GameStore(tmp_path / "data" / "games" / "hex8_2p.db", "t", read_only=True) as store:

@@ -1,0 +1,83 @@
+"""What a search asks of a position: move priors and a value per seat.
+
+MCTS (and the neural net later) talk to evaluations only through `Evaluator`, so the search
+does not know whether the numbers come from the heuristic or from a batched network;
+`evaluate` takes a sequence of states so that a network can answer many in one forward pass.
+`HeuristicEvaluator` is the one available now.
+"""
+from __future__ import annotations
+
+import math
+from typing import Protocol, Sequence, runtime_checkable
+
+from engine.moves import Move
+from engine.players.features import raw_stats, seat_scores
+from engine.players.heuristic import WeightsByConfig
+from engine.players.move_scoring import score_moves
+from engine.players.profiles import Profile
+from engine.rules import legal_moves
+from engine.state import GameState
+
+
+@runtime_checkable
+class Evaluator(Protocol):
+    def evaluate(self, states: Sequence[GameState]) -> list[tuple[dict[Move, float] | None, list[float]]]:
+        """For each state: priors over its legal moves (None = uniform), and a value per seat
+        (index 0 = seat 1, length num_players) in [-1, 1], each from that seat's point of view."""
+        ...
+
+
+def terminal_values(s: GameState) -> list[float]:
+    """+1 for the winner and -1 for everyone else; 0 for all when there is no winner."""
+    if s.winner is None:
+        return [0.0] * s.num_players
+    return [1.0 if p == s.winner else -1.0 for p in range(1, s.num_players + 1)]
+
+
+class HeuristicEvaluator:
+    """Values: tanh(score / scale) of the linear evaluation of each seat, where a seat's
+    score already compares it with the opponents (own minus the opponents' mean, the closest
+    opponent's victory proximity). Priors: softmax of the scores of the positions after each
+    legal move (one `score_moves` pass, placements by delta) at `prior_temperature`, or
+    None (uniform) when `priors` is False, which is cheaper."""
+
+    def __init__(
+        self,
+        profile: Profile | None = None,
+        *,
+        scale: float = 1.0,
+        priors: bool = True,
+        prior_temperature: float = 0.25,
+    ):
+        self.weights = WeightsByConfig(profile)
+        self.scale = scale
+        self.priors = priors
+        self.prior_temperature = prior_temperature
+
+    def values(self, s: GameState) -> list[float]:
+        if s.status != "active":
+            return terminal_values(s)
+        scores = seat_scores(s, raw_stats(s), self.weights(s))
+        return [math.tanh(v / self.scale) for v in scores]
+
+    def move_priors(self, s: GameState, moves: list[Move]) -> dict[Move, float] | None:
+        if not self.priors or len(moves) < 2:
+            return None
+        scores, _ = score_moves(s, moves, self.weights(s))
+        me = s.current_player - 1
+        col = [float(v) for v in scores[:, me]]
+        best = max(col)
+        t = self.prior_temperature
+        ws = [math.exp((v - best) / t) for v in col]
+        total = sum(ws)
+        out: dict[Move, float] = {}
+        for m, w in zip(moves, ws):
+            out[m] = out.get(m, 0.0) + w / total
+        return out
+
+    def evaluate(self, states: Sequence[GameState]) -> list[tuple[dict[Move, float] | None, list[float]]]:
+        out = []
+        for s in states:
+            pri = self.move_priors(s, legal_moves(s)) if s.status == "active" else None
+            out.append((pri, self.values(s)))
+        return out

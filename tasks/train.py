@@ -1,0 +1,131 @@
+"""Train phase: export the iteration's games as a shard, train a net, register the candidate.
+
+1. Export: the games this iteration stored (tagged `metadata.pipeline.iteration`) become one
+   shard under `data/shards/<config>/` (engine.nn.samples; without search visit counts the
+   played move, one-hot, is the policy target). A small marker remembers the shard of each
+   iteration, so a retry or re-run does not write the same games twice.
+2. Train: from the registry's current best model of the config when its size matches the
+   profile's net (continued training), else from scratch; the newest `window_samples`
+   samples across shards (engine.nn.train).
+3. Register the candidate with its parent and metrics (engine.nn.train registers it) and emit
+   `rift.model.registered`. Returns the model id and small metrics only.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.nn.model import NetConfig, load_model
+from engine.nn.samples import write_game_shard
+from engine.nn.train import TrainConfig
+from engine.nn.train import train as train_net
+from infra.data_config import DataConfig
+from infra.gamestore import GameStore
+from infra.registry import ModelRegistry
+from infra.shards import list_shards
+from infra.storage import ArtifactStore
+from tasks.common import PhaseContext, emit, phase_task, run_phase
+
+log = logging.getLogger(__name__)
+
+
+def _marker(cfg: DataConfig, ctx: PhaseContext) -> Path:
+    return cfg.data_dir / "pipeline" / ctx.config / f"shard-i{ctx.iteration}.json"
+
+
+def export_shard(ctx: PhaseContext, cfg: DataConfig) -> dict[str, Any]:
+    """Write the iteration's games as one shard (once per iteration); returns what was written."""
+    marker = _marker(cfg, ctx)
+    if marker.exists():
+        done = json.loads(marker.read_text())
+        if done.get("path") is None or Path(done["path"]).exists():
+            return {**done, "reused": True}
+    records = []
+    path = cfg.game_db_path(ctx.board, ctx.players)
+    if path.exists():
+        with GameStore(path, cfg.source_host, read_only=True) as store:
+            for _, record in store.iter_records():
+                tags = (record.get("metadata") or {}).get("pipeline") or {}
+                if tags.get("iteration") == ctx.iteration:
+                    records.append(record)
+    info = write_game_shard(cfg.shards_dir, records, augment="random", seed=ctx.iteration) if records else None
+    done = {"games": len(records), "samples": info.count if info else 0,
+            "path": str(info.path) if info else None}
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    tmp = marker.with_name(marker.name + ".tmp")
+    tmp.write_text(json.dumps(done))
+    os.replace(tmp, marker)
+    return {**done, "reused": False}
+
+
+def net_config(ctx: PhaseContext) -> NetConfig:
+    t = ctx.settings.train
+    return NetConfig(board_type=ctx.board, num_players=ctx.players, channels=t.channels, blocks=t.blocks,
+                     policy_channels=min(32, t.channels), value_channels=min(32, t.channels),
+                     value_hidden=min(128, 2 * t.channels))
+
+
+def starting_point(ctx: PhaseContext, reg: ModelRegistry) -> tuple[Any, str | None]:
+    """(the parent model, its id) when the best model fits the profile's net, else (a NetConfig, None)."""
+    fresh = net_config(ctx)
+    if ctx.settings.train.from_scratch:
+        return fresh, None
+    best = reg.best(ctx.board, ctx.players)
+    if not best or not best.get("path") or not Path(best["path"]).exists():
+        return fresh, None
+    model = load_model(best["path"])
+    if model.cfg != fresh:
+        log.info("best model %s has another net size (%s); training from scratch", best["id"], model.cfg)
+        return fresh, None
+    model.train()
+    return model, best["id"]
+
+
+def train_candidate(ctx: PhaseContext) -> dict[str, Any]:
+    """The phase's work as a plain function: export, train, register; returns ids and metrics."""
+    cfg = ctx.data()
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    shard = export_shard(ctx, cfg)
+    if not list_shards(cfg.shards_dir, ctx.board, ctx.players):
+        raise ValueError(f"no training samples for {ctx.config}: run selfplay first (no shards in {cfg.shards_dir})")
+    t = ctx.settings.train
+    tcfg = TrainConfig(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, window=t.window_samples,
+                       seed=ctx.iteration, device="cpu" if os.environ.get("RIFT_TRAIN_CPU") else "auto",
+                       checkpoint_every=1 if t.epochs > 1 else 0)
+    store = ArtifactStore.from_config(cfg)
+    threads = torch.get_num_threads()
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    try:
+        with ModelRegistry(cfg.registry_path) as reg:
+            net, parent = starting_point(ctx, reg)
+            result = train_net(cfg.shards_dir, ctx.board, ctx.players, net, tcfg,
+                           out_dir=cfg.data_dir / "models" / ctx.config, store=store, registry=reg,
+                           parent_id=parent, iteration=ctx.iteration)
+            metrics = reg.get(result.model_id)["metrics"]
+    finally:
+        torch.set_num_threads(threads)
+        store.close()
+    keep = ("train_policy_loss", "train_value_loss", "val_policy_loss", "val_value_loss", "val_policy_acc",
+            "samples", "samples_per_s")
+    small = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items() if k in keep}
+    return {"id": result.model_id, "model": result.model_id, "parent": parent, "path": str(result.model_path),
+            "artifact_key": result.artifact_key, "shard_games": shard["games"], "shard_samples": shard["samples"],
+            "metrics": small}
+
+
+@phase_task("train")
+def train(ctx: PhaseContext, upstream: list[str]) -> dict[str, Any]:
+    """Export shards, train from the best (or scratch), register the candidate; returns its id and metrics."""
+    def body() -> dict[str, Any]:
+        result = train_candidate(ctx)
+        emit("model.registered", ctx, {"model": result["model"], "parent": result["parent"],
+                                       "metrics": result["metrics"]})
+        return result
+    return run_phase("train", ctx, body)
+
