@@ -31,7 +31,7 @@ def test_same_seed_same_games_and_records_replay():
 def test_move_cap_ends_the_game_and_is_recorded():
     (rec,) = play_games("square19", 2, 1, seed=3, move_cap=40)
     assert rec["totalMoves"] == 40 and rec["winner"] is None
-    assert rec["outcome"] == "move_cap"
+    assert rec["outcome"] == "move_cap" and rec["metadata"]["hitMoveCap"]
 
 
 def test_cli_writes_records_and_summary(tmp_path):
