@@ -8,7 +8,7 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: install demo test bench
+.PHONY: install demo iterate test bench
 
 $(BIN)/rift: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,9 @@ install: $(BIN)/rift
 
 demo: install
 	$(BIN)/rift selfplay --board square8 --players 2 --games 20 --engine random --seed 1 --out runs/demo
+
+iterate: install
+	$(BIN)/rift iterate --board hex8 --players 2 --profile tiny
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -17,12 +17,14 @@ app = typer.Typer(
 
 def _register() -> None:
     """Import command modules, each of which attaches its commands to `app`."""
-    from cli import cluster, data_commands, selfplay, vectors
+    from cli import cluster, data_commands, pipeline, report, selfplay, vectors
 
     selfplay.register(app)
     vectors.register(app)
     data_commands.register(app)
     cluster.register(app)
+    pipeline.register(app)
+    report.register(app)
 
 
 _register()

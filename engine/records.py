@@ -100,7 +100,7 @@ def replay(record: dict, *, move_cap: int = 0) -> GameState:
     except (KeyError, TypeError, ValueError):
         raise StateFormatError("game record needs 'boardType' and 'numPlayers'") from None
     opts = record.get("rulesOptions") or (record.get("metadata") or {}).get("rulesOptions")
-    state = new_game(board, n, rules_options=opts, move_cap=move_cap)
+    state = new_game(board, n, rules_options=opts, move_cap=move_cap, game_id=str(record.get("id", "")))
     for i, m in enumerate(record.get("moves") or []):
         move = Move.from_json(m)
         try:

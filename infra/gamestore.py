@@ -161,6 +161,16 @@ class GameStore(SqliteFile):
                 yield content_hash, {**orjson.loads(record), "moves": orjson.loads(moves)}
             last = rows[-1][0]
 
+    def json_rows(self, paths: list[str], limit: int | None = None) -> list[tuple[Any, ...]]:
+        """(created_at, source_host, winner, hit_cap, json_extract(record, p) for each p) of the newest
+        `limit` games (all when None), newest first; e.g. paths=['$.metadata.pipeline.iteration']."""
+        extract = "".join(", json_extract(record, ?)" for _ in paths)
+        sql = f"SELECT created_at, source_host, winner, hit_cap{extract} FROM games ORDER BY rowid DESC"
+        params: tuple[Any, ...] = tuple(paths)
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", params + (limit,)
+        return self._query(sql, params)
+
     def summary_rows(self) -> list[tuple[Any, ...]]:
         """Columns reports need: (id, engines, winner, length, hit_cap, source_host, outcome)."""
         return self._query("SELECT id, engines, winner, length, hit_cap, source_host, outcome FROM games")

@@ -138,6 +138,23 @@ class ArtifactStore:
             dest.write_bytes(self.read_bytes(key))
         return dest
 
+    def list_keys(self, prefix: str = "") -> list[str]:
+        """Keys of the artifacts under `prefix` (a folder, e.g. 'sync/hex8_2p', or one key), sorted."""
+        folder = prefix.strip("/")
+        if hasattr(self.block, "list_objects"):  # S3Bucket: keys carry the block's bucket_folder
+            base = (getattr(self.block, "bucket_folder", "") or "").strip("/")
+            cut = len(base) + 1 if base else 0
+            keys = [o["Key"][cut:] for o in self.block.list_objects(folder)]
+        else:
+            from prefect.filesystems import LocalFileSystem
+            if not isinstance(self.block, LocalFileSystem):
+                raise NotImplementedError(f"listing is not supported for {type(self.block).__name__} blocks")
+            root = Path(self.block.basepath)
+            target = root / folder
+            found = target.rglob("*") if target.is_dir() else [target] if target.is_file() else []
+            keys = [p.relative_to(root).as_posix() for p in found if p.is_file() and not p.name.startswith(".")]
+        return sorted(k for k in keys if not folder or k == folder or k.startswith(folder + "/"))
+
     # -- background uploads ----------------------------------------------------------------------
     def save_and_upload(self, obj: Saveable, key: str) -> UploadJob:
         """Stage `obj` and upload it to `key` in the background; returns at once.

@@ -177,7 +177,7 @@ def apply_in_place(s: GameState, move: Move) -> None:
     if s.status == "active" and s.move_cap and s.move_count >= s.move_cap:
         s.status = "completed"
         s.winner = None
-        s.victory_reason = "move_cap"
+        s.victory_reason = s.outcome = "move_cap"
         s.phase = "game_over"
 
 
@@ -340,7 +340,7 @@ def _resign(s, m, p, index):
     s.status = "completed"
     s.phase = "game_over"
     s.winner = 3 - p if s.num_players == 2 else None
-    s.victory_reason = "resignation" if m.type == "resign" else "timeout"
+    s.victory_reason = s.outcome = "resignation" if m.type == "resign" else "timeout"
 
 
 def _end_turn(s: GameState, forced: bool = False) -> None:

@@ -11,7 +11,7 @@ from engine.rules.movement import stack_has_action
 
 CONFIGS = [(b, n) for b in ("square8", "hex8", "square19", "hexagonal") for n in (2, 3, 4)]
 # Small boards are fast: more games there; large boards a couple each (hundreds of moves).
-GAMES = {"square8": 30, "hex8": 30, "square19": 3, "hexagonal": 2}
+GAMES = {"square8": 50, "hex8": 50, "square19": 3, "hexagonal": 2}
 ENDINGS = {"ring_elimination", "territory_control", "last_player_standing", "move_cap"}
 
 

@@ -1,0 +1,245 @@
+"""`rift iterate` and `rift up`: the improvement loop from a shell.
+
+`rift iterate` runs iterations on the embedded default: with no PREFECT_API_URL,
+Prefect starts a temporary local server over its SQLite database in PREFECT_HOME,
+data goes to the local data folder, and everything runs in this process unless
+config/pools.yaml places a phase on a pool. `--dry-run` prints the plan and what
+is cached without running anything. `rift up` starts a Prefect server, creates
+the work pools and limits, deploys prefect.yaml and runs a worker for the local
+pool, so iterations can be started from the UI or `prefect deployment run`.
+
+Prefect is imported inside the commands: other `rift` commands stay fast.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err = Console(stderr=True, soft_wrap=True)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PREFECT_DEFAULTS = {  # shared/PREFECT.md: the temporary server needs ~25 s here, more than Prefect's 20 s
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+}
+
+Board = Annotated[str, typer.Option("--board", help="square8, square19, hex8 or hexagonal.")]
+Players = Annotated[int, typer.Option("--players", min=2, max=4)]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default: RIFT_DATA_DIR or ./data).")]
+
+
+def _prefect_env() -> None:
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+def _plan(board: str, players: int, profile: str, number: int | None, phases: list[str] | None,
+          data_dir: Path | None, config: Path | None, pools: Path | None, local: bool) -> Any:
+    from flows.iteration import make_context
+    from flows.plan import build_plan, mark_cached
+    from infra.pipeline_config import PipelineConfigError, load_pools_config
+    try:
+        cfg, ctx, data = make_context(board, players, profile, number, str(data_dir) if data_dir else None,
+                                      str(config) if config else None)
+        plan = build_plan(cfg, load_pools_config(pools), ctx, phases, local)
+    except (PipelineConfigError, ValueError) as exc:
+        _fail(str(exc))
+    mark_cached(plan, ctx)
+    return plan, ctx, data
+
+
+def _print_plan(plan: Any, data: Any) -> None:
+    table = Table(title=f"iteration {plan.iteration} of {plan.config} (profile {plan.profile})")
+    for col in ("phase", "where", "cached", "parameters"):
+        table.add_column(col)
+    for step in plan.steps:
+        cached = "-" if step.unavailable else {True: "yes: skipped", False: "no", None: "on its pool"}[step.cached]
+        where = "[yellow]not in this build[/]" if step.unavailable else step.where
+        table.add_row(step.phase, where, cached, step.params)
+    console.print(table)
+    for step in plan.steps:
+        if step.unavailable:
+            console.print(f"[yellow]{step.phase}[/]: {step.unavailable}")
+    console.print(f"data folder: {data.data_dir.resolve()}\nPrefect: {_where_prefect()}")
+
+
+def _api_url() -> str | None:
+    """The Prefect API this process talks to (environment or profile); None: a temporary local server."""
+    from prefect.settings import PREFECT_API_URL
+    return PREFECT_API_URL.value() or None
+
+
+def _where_prefect() -> str:
+    url = _api_url()
+    if url:
+        return f"server {url}"
+    home = Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
+    return f"temporary local server over {home / 'prefect.db'}"
+
+
+def _print_result(summary: dict[str, Any], run_id: str | None) -> None:
+    table = Table(title=f"iteration {summary['iteration']} of {summary['config']}: "
+                        f"{summary['wall_s']:.1f} s ({summary['inside_s']:.1f} s in the phases)")
+    for col in ("phase", "where", "state", "seconds"):
+        table.add_column(col)
+    for phase, info in summary["phases"].items():
+        table.add_row(phase, info["where"], info["state"], f"{info.get('wall_s', 0):.2f}")
+    console.print(table)
+    api = _api_url()
+    if api and run_id:
+        console.print(f"run: {api.removesuffix('/api')}/runs/flow-run/{run_id}")
+
+
+def _see_results(ctx: Any, data: Any) -> None:
+    lines = [f"games: {data.game_db_path(ctx.board, ctx.players)}  (`rift games stats`)",
+             f"summary: `prefect artifact inspect iteration-{ctx.config.replace('_', '-')}`"]
+    if not _api_url():
+        lines.append("runs and artifacts are kept in the local Prefect database: `rift up`, then open "
+                     "http://127.0.0.1:4200/runs")
+    console.print("\n".join(lines))
+
+
+def iterate(
+    board: Board = "hex8",
+    players: Players = 2,
+    profile: Annotated[str, typer.Option(help="Profile of config/pipeline.yaml (tiny: a quick check).")] = "default",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and what is cached; run nothing.")]
+    = False,
+    phase: Annotated[list[str] | None, typer.Option("--phase", help="Run only this phase (repeatable).")] = None,
+    iterations: Annotated[int, typer.Option(min=1, help="Iterations to run one after the other.")] = 1,
+    number: Annotated[int | None, typer.Option("--iteration", min=1,
+                                               help="Iteration number (default: the next one not completed).")]
+    = None,
+    data_dir: DataDir = None,
+    config: Annotated[Path | None, typer.Option(help="Pipeline settings (default config/pipeline.yaml).")] = None,
+    pools: Annotated[Path | None, typer.Option(help="Work pools and placement (default config/pools.yaml).")]
+    = None,
+    local: Annotated[bool, typer.Option("--local", help="Ignore pool placement: run every phase here.")] = False,
+) -> None:
+    """Run the improvement loop for one board configuration, by default in this process against a
+    local Prefect (SQLite) and the local data folder."""
+    _prefect_env()
+    if number is not None and iterations > 1:
+        _fail("--iteration names one iteration; leave it out with --iterations")
+    plan, ctx, data = _plan(board, players, profile, number, phase, data_dir, config, pools, local)
+    if dry_run:
+        _print_plan(plan, data)
+    for problem in plan.problems:
+        (err.print if dry_run else _fail)(f"[yellow]cannot run:[/] {problem}" if dry_run else problem)
+    if dry_run:
+        return
+    from flows.iteration import iteration
+    for _ in range(iterations):
+        state = iteration(board, players, profile, number, phases=phase, data_dir=str(data_dir) if data_dir else None,
+                          pipeline_config=str(config) if config else None,
+                          pools_config=str(pools) if pools else None, local=local, return_state=True)
+        run_id = str(state.state_details.flow_run_id)
+        if not state.is_completed():
+            _fail(f"iteration failed: {state.message}")
+        _print_result(state.result(), run_id)
+    _see_results(ctx, data)
+
+
+def _healthy(api: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api}/health", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def _spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in reversed(procs):
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def up(
+    port: Annotated[int, typer.Option(help="Port of the Prefect server (loopback).")] = 4200,
+    pool: Annotated[str, typer.Option(help="Work pool this machine's worker serves.")] = "local",
+    deploy: Annotated[bool, typer.Option(help="Register prefect.yaml's deployments.")] = True,
+    pools: Annotated[Path | None, typer.Option(help="Work pools (default config/pools.yaml).")] = None,
+    logs: Annotated[Path, typer.Option(help="Folder for the server's and worker's logs.")] = Path("data/logs"),
+) -> None:
+    """Start a local Prefect server (unless PREFECT_API_URL answers), create the work pools and limits,
+    deploy prefect.yaml and run a worker; Ctrl-C stops what this command started."""
+    _prefect_env()
+    from infra.pipeline_config import PipelineConfigError, load_pools_config
+    try:
+        pools_cfg = load_pools_config(pools)
+    except PipelineConfigError as exc:
+        _fail(str(exc))
+    if pool not in pools_cfg.pools:
+        _fail(f"pool {pool!r} is not in {pools_cfg.source} (pools: {', '.join(pools_cfg.pools)})")
+    api = os.environ.get("PREFECT_API_URL") or f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_API_URL": api}
+    bin_dir = Path(sys.executable).parent
+    procs: list[subprocess.Popen] = []
+    try:
+        if not _healthy(api):
+            if "PREFECT_API_URL" in os.environ:
+                _fail(f"PREFECT_API_URL={api} does not answer; unset it to start a local server")
+            console.print(f"starting Prefect server on 127.0.0.1:{port} (log {logs / 'server.log'})")
+            procs.append(_spawn([str(bin_dir / "prefect"), "server", "start", "--host", "127.0.0.1",
+                                 "--port", str(port)], logs / "server.log", env))
+            deadline = time.monotonic() + 120
+            while not _healthy(api):
+                if procs[0].poll() is not None or time.monotonic() > deadline:
+                    _fail(f"the Prefect server did not start; see {logs / 'server.log'}")
+                time.sleep(0.5)
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+        from tasks.limits import ensure_pools, ensure_zombie_automation
+        with temporary_settings(updates={PREFECT_API_URL: api}):
+            made = ensure_pools(pools_cfg)
+            ensure_zombie_automation()
+        console.print(f"work pools: {', '.join(made)}; runs whose worker dies are marked Crashed after 90 s")
+        if deploy:
+            out = subprocess.run([str(bin_dir / "prefect"), "--no-prompt", "deploy", "--all"], cwd=PROJECT_ROOT,
+                                 env=env, capture_output=True, text=True)
+            if out.returncode != 0:
+                _fail(f"prefect deploy failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+            console.print(f"deployed {out.stdout.count('successfully created')} deployments from prefect.yaml")
+        procs.append(_spawn([str(bin_dir / "prefect"), "worker", "start", "--pool", pool],
+                            logs / f"worker-{pool}.log", {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", **env}))
+        console.print(f"worker for pool {pool} running (log {logs / f'worker-{pool}.log'})\n"
+                      f"UI: {api.removesuffix('/api')}   try: prefect deployment run iteration/hex8 -p profile=tiny\n"
+                      "Ctrl-C stops the worker" + (" and the server" if len(procs) > 1 else ""))
+        while all(p.poll() is None for p in procs):
+            time.sleep(1)
+        _fail("a process stopped unexpectedly; see the logs in " + str(logs))
+    except KeyboardInterrupt:
+        console.print("stopping")
+    finally:
+        _stop(procs)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("iterate")(iterate)
+    app.command("up")(up)

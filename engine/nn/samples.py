@@ -1,0 +1,125 @@
+"""Selfplay side of training: game records (+ search visit counts) -> shard arrays.
+
+Each decision position of a game becomes one sample: its planes, a policy
+target over policy indices (the search's visit distribution when one is given,
+else the move actually played, one-hot), and the game's outcome per seat in the
+mover-relative frame of the encoding (slot 0 = the player to move). Positions
+with a single legal move (the bookkeeping no-action moves, forced single
+choices) teach nothing and are skipped.
+
+Augmentation happens here, where the states and moves exist: with
+`augment="random"` each position is written under one random board symmetry,
+with "all" under every symmetry (engine.nn.symmetry explains why policy targets
+cannot be permuted later without the state).
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from engine.game import new_game
+from engine.moves import Move
+from engine.nn.encoding import ENCODING_VERSION, encode_batch, outcome_values, seats_to_values
+from engine.nn.policy import POLICY_VERSION, indices_of
+from engine.nn.symmetry import num_symmetries, transform_sample
+from engine.rules import apply_in_place, legal_moves
+from engine.state import GameState
+from infra.shards import Samples, ShardInfo, SparsePolicy, write_shard
+
+Augment = Literal["none", "random", "all"]
+Visits = Mapping[Move, float] | None
+
+
+def _target(state: GameState, moves: Sequence[Move], weights: Sequence[float]) -> list[tuple[int, float]]:
+    """(index, probability) pairs; moves without a policy index are dropped and the rest renormalised."""
+    idx = indices_of(state, moves, strict=False)
+    pairs = [(int(i), float(w)) for i, w in zip(idx, weights) if i >= 0 and w > 0]
+    total = sum(w for _, w in pairs)
+    return [(i, w / total) for i, w in pairs] if total > 0 else []
+
+
+def game_positions(record: dict, visits: Sequence[Visits] | None = None
+                   ) -> tuple[list[tuple[GameState, Move, Visits]], GameState]:
+    """Replay a record: (state before the move, the legal move played, its visits) at every
+    position that had more than one legal move, and the final state."""
+    state = new_game(record["boardType"], int(record["numPlayers"]),
+                     rules_options=record.get("rulesOptions"), move_cap=0)
+    out = []
+    for i, raw in enumerate(record["moves"]):
+        move = Move.from_json(raw) if isinstance(raw, dict) else raw
+        legal = legal_moves(state)
+        played = next((m for m in legal if m == move), None)
+        if played is None:
+            raise ValueError(f"game {record.get('id')}: move {i + 1} ({move!r}) is not legal in the replay")
+        if len(legal) > 1:
+            out.append((state.copy(), played, visits[i] if visits is not None else None))
+        apply_in_place(state, played)
+    return out, state
+
+
+def samples_from_games(
+    records: Sequence[dict],
+    visits: Sequence[Sequence[Visits] | None] | None = None,
+    *,
+    augment: Augment = "random",
+    seed: int = 0,
+) -> Samples | None:
+    """Samples from finished games; `visits[g][i]` is the visit distribution of game g's
+    move i (None where the move was not searched: the played move is the target)."""
+    rng = random.Random(seed)
+    states: list[GameState] = []
+    pairs: list[list[tuple[int, float]]] = []
+    values: list[list[float]] = []
+    for g, record in enumerate(records):
+        positions, final = game_positions(record, visits[g] if visits is not None else None)
+        outcome = outcome_values(final)
+        for state, played, dist in positions:
+            moves, weights = (list(dist), list(dist.values())) if dist else ([played], [1.0])
+            n_sym = num_symmetries(state.board_type)
+            ks = {"none": [0], "random": [rng.randrange(n_sym)], "all": range(n_sym)}[augment]
+            for k in ks:
+                ts, tmoves = transform_sample(state, moves, k)
+                target = _target(ts, tmoves, weights)
+                if not target:
+                    continue
+                states.append(ts)
+                pairs.append(target)
+                values.append(seats_to_values(state, outcome))
+    if not states:
+        return None
+    features = np.concatenate([encode_batch(states[i:i + 512]) for i in range(0, len(states), 512)])
+    return Samples(features.astype(np.float16), SparsePolicy.from_pairs(pairs), np.asarray(values, np.float32))
+
+
+def write_game_shard(
+    shards_dir: Path,
+    records: Sequence[dict],
+    visits: Sequence[Sequence[Visits] | None] | None = None,
+    *,
+    augment: Augment = "random",
+    seed: int = 0,
+    store: Any | None = None,
+) -> ShardInfo | None:
+    """Encode games of one configuration and write them as one shard (None when no sample).
+
+    The shard is durable locally on return; with `store` (infra.storage.ArtifactStore) it and
+    its manifest are also uploaded in the background under shards/<config>/."""
+    if not records:
+        return None
+    board, n = records[0]["boardType"], int(records[0]["numPlayers"])
+    if any(r["boardType"] != board or int(r["numPlayers"]) != n for r in records):
+        raise ValueError("write_game_shard: every record must share one board type and player count")
+    samples = samples_from_games(records, visits, augment=augment, seed=seed)
+    if samples is None:
+        return None
+    extra = {"encodingVersion": ENCODING_VERSION, "policyVersion": POLICY_VERSION,
+             "valueFrame": "mover", "augment": augment}
+    info = write_shard(shards_dir, board, n, samples, [r.get("id", "") for r in records], extra=extra)
+    if store is not None:
+        for path in (info.path, info.path.with_suffix(".json")):
+            store.save_and_upload(path, f"shards/{info.manifest['config']}/{path.name}")
+    return info

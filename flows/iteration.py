@@ -1,0 +1,129 @@
+"""The iteration flow: one turn of the improvement loop for one board configuration.
+
+It loads and validates the configuration once, plans the phases (flows/plan.py),
+and runs each available phase in order: in-process as a task, or, when
+`config/pools.yaml` places it on a work pool, as a run of the deployment
+`phase/<phase>-<pool>` that it waits on. Each phase's cache key includes the ids
+its upstream phases returned, so re-running an interrupted iteration skips what
+finished (Prefect shows those task runs as Cached) and redoes what did not.
+
+The run ends with artifacts: the markdown summary (every phase, where it ran, its
+state and time, data staleness), seat win rates and move-cap rate per config, and
+the leaderboard once ratings exist; selfplay adds its progress artifact.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.context import FlowRunContext
+
+from flows.artifacts import publish
+from flows.plan import Plan, Step, build_plan, mark_completed, next_iteration
+from infra.data_config import DataConfig, load_data_config
+from infra.pipeline_config import load_pipeline_config, load_pools_config
+from tasks.common import PhaseContext, PhaseError, code_version, emit, retry_options
+
+
+def make_context(board: str, players: int, profile: str, iteration: int | None, data_dir: str | None,
+                 pipeline_config: str | None) -> tuple[Any, PhaseContext, DataConfig]:
+    """Validate the configuration once and build the context every phase receives."""
+    cfg = load_pipeline_config(pipeline_config)
+    settings = cfg.resolve(profile, board, players)
+    data = load_data_config(data_dir=data_dir)
+    number = iteration or next_iteration(data, f"{board}_{players}p")
+    run = FlowRunContext.get()
+    ctx = PhaseContext(board=board, players=players, profile=profile, iteration=number, settings=settings,
+                       mix=cfg.mix(settings), data_dir=None if data_dir is None else str(data.data_dir),
+                       flow_run=str(run.flow_run.id) if run and run.flow_run else None)
+    return cfg, ctx, data
+
+
+def dispatch(step: Step, ctx: PhaseContext, upstream: list[str]) -> tuple[dict[str, Any], str]:
+    """Run a placed phase on its pool through its deployment and wait for it; its worker uses its own data
+    folder and publishes what the coordinator's sync phase needs."""
+    from prefect.deployments import run_deployment
+    remote = ctx.model_copy(update={"data_dir": None, "placed": True})
+    run = run_deployment(step.deployment, parameters={"phase": step.phase, "ctx": remote.model_dump(mode="json"),
+                                                      "upstream": upstream},
+                         flow_run_name=f"{step.phase}-{ctx.config}-i{ctx.iteration}", timeout=None)
+    state = run.state
+    if state is None or not state.is_completed():
+        name, message = (state.name, state.message) if state else ("unknown", "")
+        raise PhaseError(step.phase, ctx, RuntimeError(f"flow run {run.name} of {step.deployment} ended {name}: "
+                                                       f"{message}"))
+    return state.result(), state.name
+
+
+def run_step(step: Step, ctx: PhaseContext, upstream: list[str]) -> tuple[dict[str, Any], str]:
+    """One phase, in-process or on its pool; raises the phase's error when it keeps failing."""
+    if step.deployment:
+        return dispatch(step, ctx, upstream)
+    task = step.task.with_options(**retry_options(ctx.settings.retries))
+    state = task(ctx=ctx, upstream=list(upstream), return_state=True)
+    return state.result(), state.name  # result() raises the PhaseError of a failed phase
+
+
+def execute(plan: Plan, ctx: PhaseContext, data: DataConfig, publish_artifacts: bool = True) -> dict[str, Any]:
+    """Run the plan's phases in order; publish the summary (also when a phase fails)."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    summary: dict[str, Any] = {
+        "iteration": ctx.iteration, "config": ctx.config, "board": ctx.board, "players": ctx.players,
+        "profile": ctx.profile, "code_version": code_version(), "data_dir": str(data.data_dir.resolve()),
+        "phases": {}, "inside_s": 0.0, "wall_s": 0.0}
+    upstream: list[str] = []
+    error = None
+    try:
+        for step in plan.steps:
+            info: dict[str, Any] = {"where": step.where, "params": step.params}
+            summary["phases"][step.phase] = info
+            if step.unavailable:
+                info.update(state="Skipped", note=f"unavailable: {step.unavailable}")
+                logger.warning("phase %s skipped: %s", step.phase, step.unavailable)
+                continue
+            t0 = time.perf_counter()
+            info["state"] = "Running"
+            try:
+                result, state = run_step(step, ctx, upstream)
+            except Exception as exc:
+                info.update(state="Failed", wall_s=time.perf_counter() - t0, note=str(exc))
+                raise
+            cached = state == "Cached"
+            info.update(state=state, wall_s=round(time.perf_counter() - t0, 4), result=result,
+                        inside_s=0.0 if cached else result.get("seconds", 0.0))
+            summary["inside_s"] += info["inside_s"]
+            upstream.append(result["id"])
+            logger.info("phase %s: %s in %.2f s (%s)", step.phase, state, info["wall_s"], result["id"])
+    except Exception as exc:
+        error = str(exc)
+        raise
+    finally:
+        summary["wall_s"] = round(time.perf_counter() - started, 4)
+        summary["inside_s"] = round(summary["inside_s"], 4)
+        if publish_artifacts:
+            publish(summary, data, error)
+        summary["publish_s"] = round(time.perf_counter() - started - summary["wall_s"], 4)
+    return summary
+
+
+@flow(name="iteration", flow_run_name="{board}-{players}p-{profile}", log_prints=True, persist_result=True)
+def iteration(board: str, players: int = 2, profile: str = "default", iteration: int | None = None,
+              phases: list[str] | None = None, data_dir: str | None = None, pipeline_config: str | None = None,
+              pools_config: str | None = None, local: bool = False) -> dict[str, Any]:
+    """One iteration of the loop for `board` with `players` players; returns the summary (small).
+
+    `iteration` defaults to the next one not completed for this config (a re-run resumes it);
+    `phases` runs only those phases; `local` ignores pool placement and runs everything here.
+    """
+    cfg, ctx, data = make_context(board, players, profile, iteration, data_dir, pipeline_config)
+    plan = build_plan(cfg, load_pools_config(pools_config), ctx, phases, local)
+    summary = execute(plan, ctx, data)
+    if phases is None:  # a partial run (--phase) does not complete the iteration
+        mark_completed(data, ctx.config, ctx.iteration)
+        emit("iteration.completed", ctx, {"wall_s": summary["wall_s"], "profile": profile})
+    print(f"iteration {ctx.iteration} of {ctx.config} finished in {summary['wall_s']:.1f} s "
+          f"({summary['inside_s']:.1f} s inside the phases)")
+    return {k: v for k, v in summary.items() if k != "phases"} | {
+        "phases": {p: {k: v for k, v in i.items() if k != "result"} for p, i in summary["phases"].items()}}

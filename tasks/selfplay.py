@@ -1,0 +1,182 @@
+"""Selfplay phase: play the profile's games for one config and write them to the game store.
+
+Every game goes through the journaled `GameWriter`, so a worker killed mid-phase
+loses at most the game being played; the re-run replays the same seeds (game i of
+iteration k always has the same seed and id), so games already stored come back
+as "already present" instead of twice. Each record says which engine, profile or
+model version played each seat and in which iteration, which is how the summary
+measures how stale the training data is.
+
+Games are played in a process pool sized to the cores this worker may use, and
+the phase takes one slot of the per-host concurrency limit `selfplay-<host>` when
+the profile sets `host_slots`, so two selfplay runs never oversubscribe a machine.
+"""
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import random
+import socket
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, nullcontext
+from pathlib import Path
+from typing import Any
+
+from engine.players import make_player
+from engine.selfplay import play_game
+from infra.gamestore import GameStore
+from infra.gamewriter import GameWriter
+from infra.records import content_hash
+from infra.storage import ArtifactStore
+from tasks.common import PermanentPhaseError, PhaseContext, artifact_key, emit, in_prefect_run, phase_task, run_phase
+
+
+def seed_base(ctx: PhaseContext) -> int:
+    """Distinct, reproducible seeds per (profile seed, config, iteration)."""
+    digest = hashlib.sha256(f"{ctx.settings.selfplay.seed}|{ctx.config}|{ctx.iteration}".encode()).hexdigest()
+    return int(digest[:10], 16)
+
+
+def check_engines(ctx: PhaseContext) -> None:
+    """Refuse at once (no retries) a mix naming an engine this build cannot make."""
+    for engine in ctx.mix:
+        try:
+            make_player(engine, seed=0)
+        except ValueError as exc:
+            raise PermanentPhaseError("selfplay", ctx, ValueError(
+                f"engine {engine!r} of mix {ctx.settings.selfplay.mix!r} is not available in this build ({exc}); "
+                f"choose another mix in config/pipeline.yaml or use --profile tiny")) from None
+
+
+def play_one(board: str, players: int, mix: dict[str, float], seed: int, game_id: str,
+             move_cap: int | None, tags: dict[str, Any]) -> dict[str, Any]:
+    """One game with each seat's engine drawn from the mix; the record notes who played and when."""
+    rng = random.Random(seed)
+    names, weights = zip(*sorted(mix.items()))
+    seats = [make_player(rng.choices(names, weights)[0], seed=seed * 10 + p) for p in range(players)]
+    record = play_game(board, players, seats, game_id=game_id, seed=seed, move_cap=move_cap)
+    record["metadata"]["playerVersions"] = [str(getattr(p, "version", None) or p.name) for p in seats]
+    record["metadata"]["pipeline"] = tags
+    return record
+
+
+def _play_chunk(args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    board, players, mix, move_cap, tags, jobs = args
+    return [play_one(board, players, mix, seed, gid, move_cap, tags) for seed, gid in jobs]
+
+
+def worker_processes(requested: int, games: int) -> int:
+    """The cores this process may use (or the profile's number), never more than the games."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(requested or cores, games))
+
+
+def games_of(ctx: PhaseContext) -> Iterator[dict[str, Any]]:
+    """Play the phase's games, in this process or a pool; yields records as chunks finish."""
+    sp = ctx.settings.selfplay
+    base = seed_base(ctx)
+    tags = {"iteration": ctx.iteration, "profile": ctx.profile, "configHash": ctx.config_hash,
+            "mix": sp.mix, "host": socket.gethostname()}
+    jobs = [(base + i, f"sp-{ctx.config}-i{ctx.iteration}-{base:x}-{i:05d}") for i in range(sp.games)]
+    procs = worker_processes(sp.processes, sp.games)
+    if procs == 1:
+        for seed, gid in jobs:
+            yield play_one(ctx.board, ctx.players, ctx.mix, seed, gid, sp.move_cap, tags)
+        return
+    size = max(1, min(sp.progress_every, -(-len(jobs) // (procs * 4))))
+    chunks = [(ctx.board, ctx.players, ctx.mix, sp.move_cap, tags, jobs[i:i + size])
+              for i in range(0, len(jobs), size)]
+    method = "forkserver" if sys.platform.startswith("linux") else "spawn"  # no fork under Prefect's threads
+    with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context(method)) as pool:
+        for records in pool.map(_play_chunk, chunks):
+            yield from records
+
+
+class Progress:
+    """The selfplay progress artifact (updated every `every` games), or nothing outside a run."""
+
+    def __init__(self, ctx: PhaseContext, total: int, every: int) -> None:
+        self.total, self.every, self.id = total, every, None
+        if in_prefect_run():
+            from prefect.artifacts import create_progress_artifact
+            self.id = create_progress_artifact(
+                0.0, key=artifact_key("selfplay-progress", ctx.config),
+                description=f"selfplay {ctx.config} iteration {ctx.iteration}: {total} games")
+
+    def update(self, done: int) -> None:
+        if self.id is not None and (done % self.every == 0 or done == self.total):
+            from prefect.artifacts import update_progress_artifact
+            update_progress_artifact(self.id, round(100.0 * done / self.total, 1))
+
+
+def _slot(ctx: PhaseContext) -> Any:
+    """One slot of `selfplay-<host>` when the profile limits selfplay runs per host."""
+    slots = ctx.settings.selfplay.host_slots
+    if not slots or not in_prefect_run():
+        return nullcontext()
+    from prefect.concurrency.sync import concurrency
+    from tasks.limits import ensure_limit
+    name = f"selfplay-{socket.gethostname()}".lower()
+    ensure_limit(name, slots)
+    return concurrency(name, occupy=1, strict=True)
+
+
+def play_and_store(ctx: PhaseContext, on_game: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """The phase's work as a plain function: play, journal, flush; optionally export for sync."""
+    cfg = ctx.data()
+    check_engines(ctx)
+    stats: Counter[str] = Counter()
+    wins: Counter[str] = Counter()
+    engines: Counter[str] = Counter()
+    published = None
+    with ExitStack() as stack:
+        stack.enter_context(_slot(ctx))
+        writer = stack.enter_context(GameWriter(cfg, ctx.board, ctx.players))
+        export = None
+        if ctx.placed:  # games for the coordinator's sync phase: this run's games only
+            cfg.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=cfg.data_dir, prefix=".export-")))
+            export = stack.enter_context(GameStore(tmp / f"{ctx.config}.db", cfg.source_host))
+        for n, record in enumerate(games_of(ctx), 1):
+            writer.append(record)
+            if export is not None:
+                export.insert([(content_hash(record), record)])
+            stats["moves"] += record["totalMoves"]
+            stats["hit_cap"] += bool(record["metadata"].get("hitMoveCap"))
+            wins[str(record.get("winner") or "none")] += 1
+            engines.update(record["metadata"]["engines"])
+            if on_game:
+                on_game(n)
+        writer.flush()
+        totals = writer.totals
+        if export is not None:
+            key = f"{ctx.settings.sync.artifact_prefix}/{ctx.config}/{cfg.source_host}/i{ctx.iteration}-{seed_base(ctx):x}.db"
+            snapshot = export.backup(export.path.with_name("snapshot.db"))
+            ArtifactStore.from_config(cfg).put_file(snapshot, key)
+            published = key
+    with GameStore(cfg.game_db_path(ctx.board, ctx.players), cfg.source_host) as store:
+        stored = store.count()
+    games = ctx.settings.selfplay.games
+    return {
+        "id": f"games-{ctx.config}-i{ctx.iteration}-{seed_base(ctx):x}-{stored}",
+        "games": games, "inserted": totals.inserted, "already_present": totals.already_present,
+        "duplicates": totals.duplicates, "moves": stats["moves"], "hit_cap": stats["hit_cap"],
+        "move_cap_rate": round(stats["hit_cap"] / games, 4), "wins": dict(sorted(wins.items())),
+        "engines": dict(engines), "store_games": stored, "published": published, "host": cfg.source_host,
+    }
+
+
+@phase_task("selfplay")
+def selfplay(ctx: PhaseContext, upstream: list[str]) -> dict[str, Any]:
+    """Play and store the configured games; returns counts, never the games."""
+    def body() -> dict[str, Any]:
+        progress = Progress(ctx, ctx.settings.selfplay.games, ctx.settings.selfplay.progress_every)
+        result = play_and_store(ctx, progress.update)
+        emit("selfplay.completed", ctx, {k: result[k] for k in ("id", "games", "inserted", "store_games")})
+        return result
+    return run_phase("selfplay", ctx, body)

@@ -1,0 +1,45 @@
+"""Reading flow runs, task runs, their states and artifacts over the Prefect REST API (plain httpx),
+the same way for the in-process test server and a `prefect server start` process."""
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+def current_api() -> str:
+    from prefect.settings import PREFECT_API_URL
+    return str(PREFECT_API_URL.value())
+
+
+def post(api: str, path: str, body: dict[str, Any]) -> Any:
+    resp = httpx.post(f"{api}{path}", json=body, timeout=30)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def get(api: str, path: str) -> Any:
+    resp = httpx.get(f"{api}{path}", timeout=30)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def flow_run(api: str, flow_run_id: str) -> dict[str, Any]:
+    return get(api, f"/flow_runs/{flow_run_id}")
+
+
+def task_runs(api: str, flow_run_id: str) -> dict[str, dict[str, Any]]:
+    """Task runs of a flow run by phase name (the first word of the run name), with their state history."""
+    runs = post(api, "/task_runs/filter", {"flow_runs": {"id": {"any_": [str(flow_run_id)]}}, "limit": 200,
+                                            "sort": "EXPECTED_START_TIME_ASC"})
+    out = {}
+    for run in runs:
+        run["history"] = get(api, f"/task_run_states/?task_run_id={run['id']}")
+        out[run["name"].split()[0]] = run
+    return out
+
+
+def artifacts(api: str, flow_run_id: str) -> dict[str, dict[str, Any]]:
+    found = post(api, "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [str(flow_run_id)]}},
+                                            "limit": 200, "sort": "CREATED_DESC"})
+    return {a["key"] or a["type"]: a for a in found}

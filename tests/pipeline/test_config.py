@@ -1,0 +1,75 @@
+"""config/pipeline.yaml and config/pools.yaml: profiles resolve per config; errors name file and key."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.pipeline_config import (PipelineConfigError, load_pipeline_config, load_pools_config)
+
+SHIPPED = Path(__file__).resolve().parents[2] / "config" / "pipeline.yaml"
+
+
+def write(tmp_path: Path, data: dict, name: str = "pipeline.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def shipped() -> dict:
+    return yaml.safe_load(SHIPPED.read_text())
+
+
+def test_shipped_profiles_resolve_with_per_config_overrides_not_inherited():
+    cfg = load_pipeline_config(SHIPPED)
+    assert cfg.resolve("default", "square19", 3).selfplay.games == 120  # board-wide override
+    assert cfg.resolve("default", "hex8", 4).selfplay.games == 300      # config override
+    assert cfg.resolve("default", "hex8", 2).selfplay.games == 400
+    tiny = cfg.resolve("tiny", "square19", 3)
+    assert tiny.selfplay.games == 6 and tiny.selfplay.mix == "random-only"  # default's overrides stay there
+    assert tiny.gate.win_rate == 0.55 and tiny.gate.min_games == 10       # inherited from default
+    assert cfg.mix(tiny) == {"random": 1.0}
+    assert cfg.resolve("tiny", "hex8", 2).digest() != cfg.resolve("default", "hex8", 2).digest()
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda d: d["profiles"]["tiny"]["selfplay"].update(games=-1), "profiles.tiny.selfplay.games"),
+    (lambda d: d["profiles"]["tiny"]["selfplay"].update(gamez=3), "profiles.tiny.selfplay.gamez: unknown key"),
+    (lambda d: d["profiles"]["tiny"]["selfplay"].update(mix="nope"), "profiles.tiny.selfplay.mix: unknown mix"),
+    (lambda d: d["profiles"]["default"]["configs"].update(hex8_2p={"cmaes": {"population": 0}}),
+     "profiles.default.configs.hex8_2p.cmaes.population"),
+    (lambda d: d["profiles"]["default"]["configs"].update(hex9={"selfplay": {"games": 1}}),
+     "profiles.default.configs.hex9: not a board"),
+    (lambda d: d["profiles"]["tiny"].update(extends="missing"), "no profile 'missing'"),
+    (lambda d: d.update(phases=["selfplay", "dance"]), "unknown phase"),
+])
+def test_errors_name_the_file_and_the_key(tmp_path, edit, expected):
+    data = shipped()
+    edit(data)
+    path = write(tmp_path, data)
+    with pytest.raises(PipelineConfigError) as err:
+        load_pipeline_config(path)
+    assert str(path) in str(err.value) and expected in str(err.value)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(PipelineConfigError, match="not found"):
+        load_pipeline_config(tmp_path / "none.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("profiles: [unclosed")
+    with pytest.raises(PipelineConfigError, match="not valid YAML"):
+        load_pipeline_config(bad)
+
+
+def test_pools_and_placement_are_checked(tmp_path):
+    pools = load_pools_config()
+    assert {"local", "lambda-h100", "vast-5090", "gh200", "mac-studio"} <= set(pools.pools)
+    assert pools.placement == {}  # the embedded default: everything in-process
+    data = yaml.safe_load((SHIPPED.parent / "pools.yaml").read_text())
+    data["placement"] = {"selfplay": "vast-5090", "train": "nowhere"}
+    with pytest.raises(PipelineConfigError, match=r"(?s)pools.yaml: .*placement.train: unknown pool 'nowhere'"):
+        load_pools_config(write(tmp_path, data, "pools.yaml"))
+    data["placement"] = {"juggle": "local"}
+    with pytest.raises(PipelineConfigError, match="placement.juggle: unknown phase"):
+        load_pools_config(write(tmp_path, data, "pools.yaml"))
