@@ -18,7 +18,7 @@ import random
 from engine.moves import Move
 from engine.players.move_scoring import score_moves
 from engine.players.profiles import Profile, load_profile
-from engine.rules import legal_moves
+from engine.players.search_util import decision_moves
 from engine.state import GameState
 
 
@@ -49,22 +49,24 @@ class HeuristicPlayer:
         refine: int = 3,
         temperature: float = 0.0,
         epsilon: float = 0.0,
+        delta: bool = True,
     ):
         self.rng = random.Random(seed)
         self.weights = WeightsByConfig(profile)
         self.refine = refine
         self.temperature = temperature
         self.epsilon = epsilon
+        self.delta = delta  # False: score every move on a copied state (the slow baseline)
 
     def choose(self, state: GameState) -> Move:
-        moves = legal_moves(state)
-        if not moves:
-            raise ValueError(f"no legal move: the game is over ({state.victory_reason})")
+        moves = decision_moves(state)
         if len(moves) == 1:
             return moves[0]
         if self.epsilon and self.rng.random() < self.epsilon:
             return moves[self.rng.randrange(len(moves))]
-        scores, exact = score_moves(state, moves, self.weights(state), refine=self.refine)
+        scores, exact = score_moves(
+            state, moves, self.weights(state), refine=self.refine, delta=self.delta
+        )
         me = state.current_player - 1
         has_place = len(exact) < len(moves)
         cands = sorted(exact) if (has_place and self.refine > 0) else range(len(moves))

@@ -31,13 +31,40 @@ from engine.players.features import (
     VULNERABLE, board_tables, raw_coefficients, raw_stats, seat_scores,
 )
 from engine.rules import apply_in_place, legal_moves
+from engine.rules.movement import stack_can_act
 from engine.state import GameState, cap_height
+
+
+def _several_placements(s: GameState) -> bool:
+    """True when the player to move has at least two ring placements. Listing every legal
+    move to find out costs a whole placement generation (140 moves on square8) for each
+    child a search builds; this usually answers at the first empty cell."""
+    p = s.current_player
+    hand = s.hand[p]
+    if s.phase != "ring_placement" or hand <= 0:
+        return False
+    stacks, markers, collapsed = s.stacks, s.markers, s.collapsed
+    top = min(3, hand)
+    found = 0
+    for c in range(s.geo.num_cells):
+        if collapsed[c] or markers[c]:
+            continue
+        st = stacks[c]
+        if st is None:
+            for k in range(1, top + 1):
+                if stack_can_act(s, c, k, k):
+                    found += 1
+        elif stack_can_act(s, c, len(st) + 1, cap_height(st) + 1 if st[-1] == p else 1):
+            found += 1
+        if found >= 2:
+            return True
+    return False
 
 
 def advance_forced(s: GameState, limit: int = 64) -> None:
     """Play moves while the player to move has exactly one (bookkeeping), in place."""
     for _ in range(limit):
-        if s.status != "active":
+        if s.status != "active" or _several_placements(s):
             return
         ms = legal_moves(s)
         if len(ms) != 1:
@@ -247,6 +274,7 @@ def score_moves(
     *,
     refine: int = 0,
     children: dict[int, GameState] | None = None,
+    delta: bool = True,
 ) -> tuple[np.ndarray, list[int]]:
     """Per-seat evaluation of the position after each move: array (len(moves), num_players).
 
@@ -254,11 +282,12 @@ def score_moves(
     `refine` best placements for the player to move). Placement scores are deltas from the
     current position (see the module docstring). When `children` is given, the child states
     built for the exact scores are put there by move index, for a search to reuse.
+    `delta=False` scores every move exactly, one state copy per move (the baseline).
     """
     n = s.num_players
     out = np.zeros((len(moves), n))
     exact: list[int] = []
-    place = [i for i, m in enumerate(moves) if m.type == "place_ring"]
+    place = [i for i, m in enumerate(moves) if delta and m.type == "place_ring"]
     if place:
         prep = _Placements(s, weights)
         index = s.geo.index
@@ -270,7 +299,7 @@ def score_moves(
             sc = prep.scores(c, p, [moves[i].count for i in idx])
             for i in idx:
                 out[i] = sc[moves[i].count]
-    todo = [i for i, m in enumerate(moves) if m.type != "place_ring"]
+    todo = [i for i, m in enumerate(moves) if not (delta and m.type == "place_ring")]
     if place and refine > 0:
         me = s.current_player - 1
         todo += sorted(place, key=lambda i: -out[i, me])[:refine]
