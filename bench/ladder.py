@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.arena import MatchResult, play_match  # noqa: E402
 from engine.players import make_player  # noqa: E402
-from engine.ratings import RatingPool, Sprt, format_elo  # noqa: E402
+from engine.ratings import RatingPool, Sprt, connected_groups, format_elo  # noqa: E402
 
 PASS_SCORE = 0.60
 
@@ -44,6 +44,15 @@ def ladder_tiers() -> list[tuple[str, str]]:
 
 def describe(engine: str, params: dict) -> str:
     return engine + (" " + ",".join(f"{k}={v}" for k, v in params.items()) if params else "")
+
+
+def describe_spec(spec: str) -> str:
+    """What plays a spec given with --tiers: the ladder's entry for a tier, else the spec."""
+    from engine.players.ladder import load_ladder
+
+    make_player(spec, seed=0)  # an unknown spec fails before any game
+    tier = load_ladder().tiers.get(spec.upper())
+    return describe(tier.engine, tier.params) if tier else spec
 
 
 def verdict(m: MatchResult) -> str:
@@ -80,6 +89,18 @@ def row(hi: str, lo: str, m: MatchResult) -> list[str]:
     ]
 
 
+def print_fit(pool: RatingPool, order: list[str]) -> None:
+    """Anchored Bradley-Terry ratings over every game. Pairs two apart link odd tiers to odd and
+    even to even only, so each linked group is anchored at its lowest tier (0 Elo)."""
+    groups = connected_groups((a, b) for a, b, _ in pool.pairwise())
+    anchors = {min(g, key=order.index): 0.0 for g in groups}
+    fit = pool.fit(anchors)
+    for g in sorted(groups, key=lambda g: order.index(min(g, key=order.index))):
+        ts = sorted(g, key=order.index)
+        print(f"Bradley-Terry, {ts[0]} = 0: " + ", ".join(
+            f"{t} {format_elo(fit[t].elo)} [{format_elo(fit[t].lo)}, {format_elo(fit[t].hi)}]" for t in ts[1:]))
+
+
 HEADER = ["pair", "games", "W-D-L", "score", "95% CI", "Elo", "Elo 95% CI", "SPRT",
           "distinct", "seconds", "result"]
 
@@ -97,8 +118,9 @@ def main() -> None:
     ap.add_argument("--markdown", action="store_true", help="print the table as markdown")
     args = ap.parse_args()
     sprt = None if args.sprt == "none" else Sprt(*(float(v) for v in args.sprt.split(",")))
-    tiers = ([(t, str(make_player(t, seed=0).name)) for t in args.tiers.split(",")]
-             if args.tiers else ladder_tiers())
+    tiers = [(t, describe_spec(t)) for t in args.tiers.split(",")] if args.tiers else ladder_tiers()
+    if len({t for t, _ in tiers}) < len(tiers):
+        ap.error("--tiers must name distinct players")
     print("tiers: " + "; ".join(f"{t} = {d}" for t, d in tiers))
     print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
           f"workers {args.workers}", file=sys.stderr)
@@ -124,14 +146,7 @@ def main() -> None:
         for r in [HEADER, *rows]:
             print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
     if pool.games:
-        anchor = tiers[0][0]
-        try:
-            fit = pool.fit({anchor: 0.0})
-            print(f"Bradley-Terry over all games, {anchor} = 0: " + ", ".join(
-                f"{t} {format_elo(fit[t].elo)} [{format_elo(fit[t].lo)}, {format_elo(fit[t].hi)}]"
-                for t, _ in tiers if t in fit))
-        except ValueError as e:
-            print(f"no Bradley-Terry fit: {e}")
+        print_fit(pool, [t for t, _ in tiers])
     for s in slow:
         print(f"too slow: {s}")
     print(f"total wall time {total:.0f} s ({total / 60:.1f} min) for {len(rows)} pairs; "

@@ -187,20 +187,31 @@ def bradley_terry(
     return out
 
 
+def connected_groups(pairs: Iterable[tuple[str, str]]) -> list[set[str]]:
+    """Players split into groups linked by games: each group's level needs its own anchor."""
+    links: dict[str, set[str]] = {}
+    for a, b in pairs:
+        links.setdefault(a, set()).add(b)
+        links.setdefault(b, set()).add(a)
+    groups, seen = [], set()
+    for p in links:
+        if p in seen:
+            continue
+        group, todo = {p}, [p]
+        while todo:
+            for q in links[todo.pop()] - group:
+                group.add(q)
+                todo.append(q)
+        seen |= group
+        groups.append(group)
+    return groups
+
+
 def _check_anchored(names: list[str], pair: dict, anchors: dict[str, float]) -> None:
     """Refuse a fit where some players are not connected by games to any anchor."""
     if not anchors:
         raise ValueError("Bradley-Terry needs at least one anchor (e.g. {'random': 0.0})")
-    links: dict[str, set[str]] = {p: set() for p in names}
-    for a, b in pair:
-        links[a].add(b)
-        links[b].add(a)
-    seen, todo = set(anchors), list(anchors)
-    while todo:
-        for q in links[todo.pop()] - seen:
-            seen.add(q)
-            todo.append(q)
-    loose = sorted(set(names) - seen)
+    loose = sorted(p for g in connected_groups(pair) if not g & set(anchors) for p in g)
     if loose:
         raise ValueError(f"no games connect {', '.join(loose)} to an anchor ({', '.join(anchors)})")
 

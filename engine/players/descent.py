@@ -33,7 +33,7 @@ from engine.players.evaluator import terminal_values
 from engine.players.heuristic import WeightsByConfig
 from engine.players.move_scoring import child_state, evaluate_state, score_moves
 from engine.players.profiles import Profile
-from engine.players.search_util import state_key
+from engine.players.search_util import decision_moves, state_key
 from engine.rules import legal_moves
 from engine.state import GameState
 
@@ -59,9 +59,9 @@ class DescentPlayer:
         *,
         nodes: int = 200,
         time_limit: float | None = None,
-        max_line: int = 8,
+        max_line: int = 1,
         exploration: float = 0.0,
-        scale: float = 1.0,
+        scale: float = 4.0,
         max_table: int = 50_000,
         profile: Profile | None = None,
     ):
@@ -79,9 +79,7 @@ class DescentPlayer:
         self.last_nodes = 0
 
     def choose(self, state: GameState) -> Move:
-        moves = legal_moves(state)
-        if not moves:
-            raise ValueError(f"no legal move: the game is over ({state.victory_reason})")
+        moves = decision_moves(state)
         if len(moves) == 1:
             self.last_nodes = 0
             return moves[0]

@@ -8,6 +8,7 @@ does not know whether the numbers come from the heuristic or from a batched netw
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol, Sequence, runtime_checkable
 
 from engine.moves import Move
@@ -27,6 +28,30 @@ class Evaluator(Protocol):
         ...
 
 
+class LazyPriors(Mapping):
+    """Priors computed on first access. A search that reads a leaf's priors only when it
+    searches through that leaf (MCTS does) then never pays for the priors of leaves it
+    visits once, which are most of them at small simulation counts."""
+
+    def __init__(self, compute: Callable[[], dict[Move, float]]):
+        self._compute = compute
+        self._data: dict[Move, float] | None = None
+
+    def _get(self) -> dict[Move, float]:
+        if self._data is None:
+            self._data = self._compute()
+        return self._data
+
+    def __getitem__(self, m: Move) -> float:
+        return self._get()[m]
+
+    def __iter__(self) -> Iterator[Move]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
 def terminal_values(s: GameState) -> list[float]:
     """+1 for the winner and -1 for everyone else; 0 for all when there is no winner."""
     if s.winner is None:
@@ -35,17 +60,18 @@ def terminal_values(s: GameState) -> list[float]:
 
 
 class HeuristicEvaluator:
-    """Values: tanh(score / scale) of the linear evaluation of each seat, where a seat's
-    score already compares it with the opponents (own minus the opponents' mean, the closest
-    opponent's victory proximity). Priors: softmax of the scores of the positions after each
-    legal move (one `score_moves` pass, placements by delta) at `prior_temperature`, or
-    None (uniform) when `priors` is False, which is cheaper."""
+    """Values: tanh(score / scale) of each seat's linear evaluation, where a seat's score
+    already compares it with the opponents (own minus the opponents' mean, the closest
+    opponent's victory proximity). Midgame square8 scores have a median magnitude of about
+    2, so scale 4 keeps positions apart instead of saturating at +-1. Priors: softmax of the
+    scores of the positions after each legal move (one `score_moves` pass, placements by
+    delta) at `prior_temperature`, or None (uniform) when `priors` is False (cheaper)."""
 
     def __init__(
         self,
         profile: Profile | None = None,
         *,
-        scale: float = 1.0,
+        scale: float = 4.0,
         priors: bool = True,
         prior_temperature: float = 0.25,
     ):
@@ -76,8 +102,11 @@ class HeuristicEvaluator:
         return out
 
     def evaluate(self, states: Sequence[GameState]) -> list[tuple[dict[Move, float] | None, list[float]]]:
+        """Values now; priors as a `LazyPriors` mapping, scored when first read."""
         out = []
         for s in states:
-            pri = self.move_priors(s, legal_moves(s)) if s.status == "active" else None
+            pri = None
+            if self.priors and s.status == "active":
+                pri = LazyPriors(lambda s=s: self.move_priors(s, legal_moves(s)) or {})
             out.append((pri, self.values(s)))
         return out

@@ -22,7 +22,8 @@ from functools import lru_cache
 import numpy as np
 
 from engine.geometry import Geometry
-from engine.state import GameState
+from engine.rules.territory import _components
+from engine.state import GameState, cap_height
 
 RAW_NAMES: tuple[str, ...] = (
     "rings_on_board",     # rings of the player's colour anywhere on the board
@@ -105,16 +106,7 @@ def raw_stats(s: GameState) -> list[list[float]]:
         r[TERR] = s.territory[x]
         r[MARKERS] = markers.count(x)
     cells = [c for c, st in enumerate(stacks) if st is not None]
-    caps = {}
-    for c in cells:
-        st = stacks[c]
-        top = st[-1]
-        k = 1
-        for i in range(len(st) - 2, -1, -1):
-            if st[i] != top:
-                break
-            k += 1
-        caps[c] = k
+    caps = {c: cap_height(stacks[c]) for c in cells}
     rays = geo.rays
     threatened: list[set] = [set() for _ in range(n + 1)]
     for c in cells:
@@ -225,15 +217,7 @@ def _regions(s: GameState, raw: list[list[float]], cells: list[int], masks: list
     seen: set[int] = set()
     walls = [masks[x] for x in range(1, n + 1) if masks[x]] + [0]
     for wall in walls:
-        passable = open_bits & ~wall
-        while passable:
-            comp = passable & -passable
-            while True:
-                grown = geo.grow(comp, passable)
-                if grown == comp:
-                    break
-                comp = grown
-            passable &= ~comp
+        for comp in _components(geo, open_bits & ~wall):
             if comp in seen:
                 continue
             inside = {x for x in range(1, n + 1) if control[x] & comp}

@@ -18,7 +18,7 @@ import random
 from engine.moves import Move
 from engine.players.move_scoring import score_moves
 from engine.players.profiles import Profile, load_profile
-from engine.rules import legal_moves
+from engine.players.search_util import decision_moves
 from engine.state import GameState
 
 
@@ -59,9 +59,7 @@ class HeuristicPlayer:
         self.delta = delta  # False: score every move on a copied state (the slow baseline)
 
     def choose(self, state: GameState) -> Move:
-        moves = legal_moves(state)
-        if not moves:
-            raise ValueError(f"no legal move: the game is over ({state.victory_reason})")
+        moves = decision_moves(state)
         if len(moves) == 1:
             return moves[0]
         if self.epsilon and self.rng.random() < self.epsilon:

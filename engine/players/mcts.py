@@ -20,39 +20,57 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Mapping
 
 import numpy as np
 
 from engine.moves import Move
 from engine.players.evaluator import Evaluator, HeuristicEvaluator, terminal_values
 from engine.players.move_scoring import child_state
+from engine.players.search_util import decision_moves
 from engine.rules import legal_moves
 from engine.state import GameState
 
 
 class Node:
-    __slots__ = ("state", "moves", "priors", "children", "n", "w", "vl", "expanded")
+    __slots__ = ("state", "moves", "_priors", "_given", "children", "n", "w", "vl", "expanded")
 
     def __init__(self, state: GameState):
         self.state = state
         self.moves: list[Move] = []
-        self.priors: list[float] = []
+        self._priors: list[float] | None = None
+        self._given: Mapping[Move, float] | None = None
         self.children: list[Node | None] = []
         self.n = 0
         self.w = [0.0] * state.num_players
         self.vl = 0  # virtual visits of the pending batch
         self.expanded = False
 
-    def expand(self, moves: list[Move], priors: dict[Move, float] | None) -> None:
+    def expand(self, moves: list[Move], priors: Mapping[Move, float] | None) -> None:
+        """Record the moves; the priors are read when the node is first searched through,
+        so an evaluator that computes them on demand (`LazyPriors`) pays only for nodes
+        visited twice, not for every leaf."""
         self.moves = moves
-        if priors is None:
-            p = [1.0] * len(moves)
-        else:
-            p = [max(0.0, float(priors.get(m, 0.0))) for m in moves]
-        total = sum(p)
-        self.priors = [v / total for v in p] if total > 0 else [1.0 / len(moves)] * len(moves)
+        self._given = priors
+        self._priors = None
         self.children = [None] * len(moves)
         self.expanded = True
+
+    @property
+    def priors(self) -> list[float]:
+        if self._priors is None:
+            moves, given = self.moves, self._given
+            p = [1.0] * len(moves) if given is None else [
+                max(0.0, float(given.get(m, 0.0))) for m in moves
+            ]
+            total = sum(p)
+            self._priors = [v / total for v in p] if total > 0 else [1.0 / len(p)] * len(p)
+            self._given = None
+        return self._priors
+
+    @priors.setter
+    def priors(self, value: list[float]) -> None:
+        self._priors = value
 
 
 class MCTSPlayer:
@@ -72,10 +90,16 @@ class MCTSPlayer:
         temperature: float = 0.0,
         batch_size: int = 1,
         time_limit: float | None = None,
+        value_scale: float = 4.0,
+        prior_temperature: float = 0.25,
+        priors: bool = True,
     ):
         self.rng = np.random.default_rng(seed)
         self.simulations = simulations
-        self.evaluator = evaluator or HeuristicEvaluator()
+        # The last three configure the default heuristic evaluator (ignored with `evaluator`).
+        self.evaluator = evaluator or HeuristicEvaluator(
+            scale=value_scale, priors=priors, prior_temperature=prior_temperature
+        )
         self.c_puct = c_puct
         self.fpu_reduction = fpu_reduction
         self.noise = noise
@@ -92,9 +116,7 @@ class MCTSPlayer:
     # --- search -------------------------------------------------------------------------------
 
     def search(self, state: GameState) -> tuple[Move, dict[Move, float]]:
-        moves = legal_moves(state)
-        if not moves:
-            raise ValueError(f"no legal move: the game is over ({state.victory_reason})")
+        moves = decision_moves(state)
         if len(moves) == 1:
             self.last_simulations = 0
             return moves[0], {moves[0]: 1.0}

@@ -24,7 +24,7 @@ from engine.moves import Move
 from engine.players.heuristic import WeightsByConfig
 from engine.players.move_scoring import child_state, evaluate_state, score_moves
 from engine.players.profiles import Profile
-from engine.players.search_util import Budget, OutOfBudget, state_key
+from engine.players.search_util import Budget, OutOfBudget, decision_moves, state_key
 from engine.rules import legal_moves
 from engine.state import GameState
 
@@ -54,9 +54,7 @@ class MinimaxPlayer:
         self.last_nodes = 0
 
     def choose(self, state: GameState) -> Move:
-        moves = legal_moves(state)
-        if not moves:
-            raise ValueError(f"no legal move: the game is over ({state.victory_reason})")
+        moves = decision_moves(state)
         if len(moves) == 1:
             self.last_nodes = 0
             return moves[0]

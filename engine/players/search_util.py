@@ -3,7 +3,17 @@ from __future__ import annotations
 
 import time
 
+from engine.moves import Move
+from engine.rules import legal_moves
 from engine.state import GameState
+
+
+def decision_moves(state: GameState) -> list[Move]:
+    """The legal moves of a position a player is asked to move in; a finished game is refused."""
+    moves = legal_moves(state)
+    if not moves:
+        raise ValueError(f"no legal move: the game is over ({state.victory_reason})")
+    return moves
 
 
 def state_key(s: GameState) -> tuple:

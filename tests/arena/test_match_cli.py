@@ -42,3 +42,4 @@ def test_four_player_match_rates_with_openskill():
 def test_bad_requests_exit_nonzero_with_a_reason(args, message):
     out = CliRunner().invoke(app, ["match", "--games", "2", *args])
     assert out.exit_code != 0 and message in out.output, out.output
+

@@ -122,3 +122,10 @@ def test_two_player_pool_fits_and_keeps_sequential_elo():
     assert fit["greedy"].lo > 0 and fit["random"].elo == 0.0
     with pytest.raises(RatingConfigError):
         pool.add_match(play_match("hex8", ["random", "random"], 2, seed=0))
+
+
+def test_connected_groups_split_players_that_never_met():
+    from engine.ratings import connected_groups
+
+    groups = connected_groups([("D3", "D1"), ("D4", "D2"), ("D5", "D3")])
+    assert sorted(map(sorted, groups)) == [["D1", "D3", "D5"], ["D2", "D4"]]
