@@ -63,9 +63,15 @@ class HeuristicEvaluator:
     """Values: tanh(score / scale) of each seat's linear evaluation, where a seat's score
     already compares it with the opponents (own minus the opponents' mean, the closest
     opponent's victory proximity). Midgame square8 scores have a median magnitude of about
-    2, so scale 4 keeps positions apart instead of saturating at +-1. Priors: softmax of the
-    scores of the positions after each legal move (one `score_moves` pass, placements by
-    delta) at `prior_temperature`, or None (uniform) when `priors` is False (cheaper)."""
+    2, so scale 4 keeps positions apart instead of saturating at +-1.
+
+    With `lookahead` (the default) a position is valued by its mover's best move, one
+    `score_moves` pass: a turn is several decisions, and the static value of a position in
+    the middle of one (a stack placed, its move still to come) misjudges it; minimax and
+    descent correct that by taking the mover's best child, MCTS averages, so the evaluator
+    does it. Priors are then the softmax of those same move scores at `prior_temperature`.
+    Without `lookahead` the value is static and the priors (or None, uniform, when `priors`
+    is False) are computed only if the search reads them (`LazyPriors`)."""
 
     def __init__(
         self,
@@ -74,24 +80,23 @@ class HeuristicEvaluator:
         scale: float = 4.0,
         priors: bool = True,
         prior_temperature: float = 0.25,
+        lookahead: bool = True,
     ):
         self.weights = WeightsByConfig(profile)
         self.scale = scale
         self.priors = priors
         self.prior_temperature = prior_temperature
+        self.lookahead = lookahead
+
+    def _squash(self, scores) -> list[float]:
+        return [math.tanh(float(v) / self.scale) for v in scores]
 
     def values(self, s: GameState) -> list[float]:
         if s.status != "active":
             return terminal_values(s)
-        scores = seat_scores(s, raw_stats(s), self.weights(s))
-        return [math.tanh(v / self.scale) for v in scores]
+        return self._squash(seat_scores(s, raw_stats(s), self.weights(s)))
 
-    def move_priors(self, s: GameState, moves: list[Move]) -> dict[Move, float] | None:
-        if not self.priors or len(moves) < 2:
-            return None
-        scores, _ = score_moves(s, moves, self.weights(s))
-        me = s.current_player - 1
-        col = [float(v) for v in scores[:, me]]
+    def _softmax(self, moves: list[Move], col: list[float]) -> dict[Move, float]:
         best = max(col)
         t = self.prior_temperature
         ws = [math.exp((v - best) / t) for v in col]
@@ -101,12 +106,30 @@ class HeuristicEvaluator:
             out[m] = out.get(m, 0.0) + w / total
         return out
 
+    def move_priors(self, s: GameState, moves: list[Move]) -> dict[Move, float] | None:
+        if not self.priors or len(moves) < 2:
+            return None
+        scores, _ = score_moves(s, moves, self.weights(s))
+        return self._softmax(moves, [float(v) for v in scores[:, s.current_player - 1]])
+
+    def _with_lookahead(self, s: GameState) -> tuple[dict[Move, float] | None, list[float]]:
+        moves = legal_moves(s)
+        scores, _ = score_moves(s, moves, self.weights(s))
+        col = [float(v) for v in scores[:, s.current_player - 1]]
+        best = max(range(len(moves)), key=col.__getitem__)
+        pri = self._softmax(moves, col) if self.priors and len(moves) > 1 else None
+        return pri, self._squash(scores[best])
+
     def evaluate(self, states: Sequence[GameState]) -> list[tuple[dict[Move, float] | None, list[float]]]:
-        """Values now; priors as a `LazyPriors` mapping, scored when first read."""
         out = []
         for s in states:
-            pri = None
-            if self.priors and s.status == "active":
-                pri = LazyPriors(lambda s=s: self.move_priors(s, legal_moves(s)) or {})
-            out.append((pri, self.values(s)))
+            if s.status != "active":
+                out.append((None, terminal_values(s)))
+            elif self.lookahead:
+                out.append(self._with_lookahead(s))
+            else:
+                pri = None
+                if self.priors:
+                    pri = LazyPriors(lambda s=s: self.move_priors(s, legal_moves(s)) or {})
+                out.append((pri, self.values(s)))
         return out

@@ -93,12 +93,14 @@ class MCTSPlayer:
         value_scale: float = 4.0,
         prior_temperature: float = 0.25,
         priors: bool = True,
+        lookahead: bool = True,
     ):
         self.rng = np.random.default_rng(seed)
         self.simulations = simulations
-        # The last three configure the default heuristic evaluator (ignored with `evaluator`).
+        # The last four configure the default heuristic evaluator (ignored with `evaluator`).
         self.evaluator = evaluator or HeuristicEvaluator(
-            scale=value_scale, priors=priors, prior_temperature=prior_temperature
+            scale=value_scale, priors=priors, prior_temperature=prior_temperature,
+            lookahead=lookahead,
         )
         self.c_puct = c_puct
         self.fpu_reduction = fpu_reduction

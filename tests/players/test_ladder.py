@@ -13,6 +13,7 @@ def test_repository_ladder_maps_every_tier():
     assert ladder.tiers["D1"].engine == "random"
     assert ladder.tiers["D2"].engine == ladder.tiers["D3"].engine == "heuristic"
     assert {ladder.tiers[t].engine for t in ("D4", "D5")} == {"minimax"}
+    assert ladder.tiers["D6"].engine == "mcts" and ladder.tiers["D8"].engine == "descent"
     assert ladder.non_neural()[-1] == "D8"
     for t in TIERS:
         p = make_player(t, seed=3)
