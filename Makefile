@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine (see README):
-#   make demo   installs everything into .venv and runs the main job
+#   make demo   installs everything into .venv and runs one pipeline iteration (embedded default)
 #   make test   installs everything into .venv and runs the test suite
 PY ?= python3
 VENV ?= .venv
@@ -20,6 +20,9 @@ $(BIN)/rift: pyproject.toml
 install: $(BIN)/rift
 
 demo: install
+	$(BIN)/rift iterate --board hex8 --players 2 --profile tiny
+
+selfplay: install
 	$(BIN)/rift selfplay --board square8 --players 2 --games 20 --engine random --seed 1 --out runs/demo
 
 iterate: install
