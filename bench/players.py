@@ -107,11 +107,13 @@ def main() -> None:
             params = ", ".join(f"{k}={v}" for k, v in ladder.tiers[spec].params.items()) \
                 if spec in ladder.tiers else "delta=false"
             r = time_decisions(spec, states)
-            ref = RINGRIFT_MS_PER_DECISION.get(board) if "heuristic" in label else None
+            plain = spec in ladder.tiers and ladder.tiers[spec].engine == "heuristic" \
+                and not ladder.tiers[spec].params
+            ref = RINGRIFT_MS_PER_DECISION.get(board) if plain else None
             rows.append((
                 label, params or "-", f"{r['decisions_per_s']:,.1f}", f"{r['ms']:.1f}",
                 f"{r['work_per_s']:,.0f}" if r["work_per_s"] else "-",
-                f"{ref / r['ms']:.0f}x" if ref and spec != BASELINE else "-",
+                f"{ref / r['ms']:.0f}x" if ref else "-",
             ))
             if not args.markdown:
                 print(board, "  ".join(rows[-1]), flush=True)
