@@ -27,6 +27,7 @@ class BoardTables:
     d: int  # movement / line directions
     r: int  # longest ray
     rays: torch.Tensor  # [N+1, D, R] long; sentinel-padded (row N is all sentinel)
+    rays_ext: torch.Tensor  # [N+1, D, R+1]: rays plus one sentinel column (index R = none)
     ray_len: torch.Tensor  # [N+1, D] long
     terr_adj: torch.Tensor  # [N+1, K] long; territory neighbours, sentinel-padded
     moore: torch.Tensor  # [N+1, 8] long; (x, y) 8-neighbours for border-marker expansion
@@ -53,6 +54,7 @@ def board_tables(board_type: str, device: str = "cpu") -> BoardTables:
     dev = torch.device(device)
     t = lambda v: torch.tensor(v, dtype=torch.long, device=dev)  # noqa: E731
     return BoardTables(
-        geo=geo, device=dev, n=n, d=nd, r=rmax, rays=t(rays), ray_len=t(ray_len),
+        geo=geo, device=dev, n=n, d=nd, r=rmax, rays=t(rays),
+        rays_ext=t([[row + [n] for row in per] for per in rays]), ray_len=t(ray_len),
         terr_adj=t(terr), moore=t(moore), axes=tuple(geo.axes), opposite=tuple(geo.opposite),
     )

@@ -1,0 +1,190 @@
+"""Applying the chosen vectorized moves to every game at once (one masked op per rule).
+
+Mirrors `engine.rules.turn.apply_in_place` and the handlers it calls for placement,
+move_stack, captures and the skip / no-action moves of those phases: per-move
+bookkeeping (move and turn counters, seat_moved, acted / last_actor), departure
+markers, path markers (flip / collapse, R092), landing-on-marker eliminations, stack
+arrival order, the phase transition that follows, and the move-cap ending.
+"""
+from __future__ import annotations
+
+import torch
+
+from engine.batched.moves import NO_MOVEMENT, NO_PLACEMENT, SKIP_CAPTURE, SKIP_PLACEMENT, layout
+from engine.batched.scan import Scan, scan, stack_tops
+from engine.batched.state import (
+    CAPTURE, CHAIN_CAPTURE, GAME_OVER, LINE_PROCESSING, MOVEMENT, REASONS, BatchState,
+)
+
+MOVE_CAP = REASONS.index("move_cap")
+
+
+def _arrive(bs: BatchState, g: torch.Tensor, cell: torch.Tensor, where: torch.Tensor | None = None) -> None:
+    """stack_arrived(cell) for games g (only where `where`, when given)."""
+    if where is not None:
+        g, cell = g[where], cell[where]
+    bs.born_seq[g] += 1
+    bs.stack_born[g, cell] = bs.born_seq[g].to(torch.int32)
+
+
+def _eliminate_top(bs: BatchState, g: torch.Tensor, cell: torch.Tensor, p: torch.Tensor) -> None:
+    """Top ring of the stack on `cell` eliminated, credited to p (games g)."""
+    h = bs.height[g, cell].long()
+    owner = bs.stacks[g, cell, h - 1].long()
+    bs.stacks[g, cell, h - 1] = 0
+    bs.height[g, cell] = (h - 1).to(torch.int32)
+    bs.lost[g, owner] += 1
+    bs.elim[g, p] += 1
+    bs.board_elim[g, p] += 1
+    bs.total_elim[g] += 1
+
+
+def _path_markers(bs: BatchState, g: torch.Tensor, path: torch.Tensor, on: torch.Tensor,
+                  p: torch.Tensor) -> None:
+    """Markers on path[on] ([M, R]): opponents' flip to p, p's own collapse to p's territory."""
+    m = bs.markers[g.unsqueeze(1), path].long()
+    pc = p.unsqueeze(1)
+    mine = on & (m == pc)
+    flip = on & (m != 0) & ~mine
+    new_m = torch.where(mine, torch.zeros_like(m), torch.where(flip, pc, m))
+    bs.markers[g.unsqueeze(1), path] = new_m.to(torch.int8)
+    col = bs.collapsed[g.unsqueeze(1), path].long()
+    bs.collapsed[g.unsqueeze(1), path] = torch.where(mine, pc, col).to(torch.int8)
+    bs.territory[g, p] += mine.sum(1)
+
+
+def _land(bs: BatchState, g: torch.Tensor, to: torch.Tensor, p: torch.Tensor) -> None:
+    """Landing on a marker: remove it and eliminate the top ring of the arriving stack."""
+    lm = bs.markers[g, to] != 0
+    if lm.any():
+        g2, to2 = g[lm], to[lm]
+        bs.markers[g2, to2] = 0
+        _eliminate_top(bs, g2, to2, p[lm])
+
+
+def _capture_from(bs: BatchState, g: torch.Tensor, cell: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """[M] bool: the stack on `cell` is p's and has an overtaking capture (has_capture_from)."""
+    top, cap = stack_tops(bs)
+    cells = torch.full((bs.batch,), bs.tables.n, dtype=torch.long, device=g.device)
+    cells[g] = cell
+    sc: Scan = scan(bs, cap, cells)
+    h = bs.height.gather(1, cells[:, None]).long()
+    c = cap.gather(1, cells[:, None])
+    capt = (sc.tstack & (sc.tcap <= c[..., None]) & (sc.j >= sc.f + 2) & (sc.j >= h[..., None]))
+    ok = capt.flatten(1).any(1) & (h.squeeze(1) > 0)
+    return ok[g] & (top[g, cell] == p)
+
+
+def apply_actions(bs: BatchState, a: torch.Tensor, vec: torch.Tensor, sc: Scan) -> torch.Tensor:
+    """Apply action a[b] to every game with vec[b]; returns each capture's target cell (-1 else).
+
+    `sc` is the full-board scan the legal mask was built from (its targets name the
+    captured stacks).
+    """
+    tb = bs.tables
+    lo = layout(tb)
+    target = torch.full_like(a, -1)
+    g_all = torch.nonzero(vec).squeeze(1)
+    if g_all.numel() == 0:
+        return target
+    p_all = bs.current_player[g_all]
+    a_all = a[g_all]
+    # apply_in_place bookkeeping
+    bs.move_count[g_all] += 1
+    bs.turn_number[g_all] += 1
+    bs.seat_moved[g_all, p_all] = True
+    passive = a_all >= lo.special0
+    act_g = g_all[~passive]
+    bs.acted[act_g] = True
+    bs.last_actor[act_g] = p_all[~passive]
+
+    # place_ring
+    sel = a_all < lo.move0
+    if sel.any():
+        g, p, x = g_all[sel], p_all[sel], a_all[sel]
+        c, k = x // 3, x % 3 + 1
+        h = bs.height[g, c].long()
+        bs.ensure_capacity(int((h + k).max()))
+        pos = torch.arange(bs.stacks.shape[2], device=a.device)
+        put = (pos >= h[:, None]) & (pos < (h + k)[:, None])
+        row = bs.stacks[g, c]
+        bs.stacks[g, c] = torch.where(put, p[:, None].to(torch.int8), row)
+        _arrive(bs, g, c, h == 0)
+        bs.height[g, c] = (h + k).to(torch.int32)
+        bs.hand[g, p] -= k
+        bs.phase[g] = MOVEMENT
+        bs.must_move[g] = c
+
+    # move_stack and captures
+    for capture in (False, True):
+        base = lo.capt0 if capture else lo.move0
+        sel = (a_all >= base) & (a_all < base + lo.n * lo.d * lo.r)
+        if not sel.any():
+            continue
+        g, p, x = g_all[sel], p_all[sel], a_all[sel] - base
+        cd, i = x // lo.r, x % lo.r
+        c, d = cd // lo.d, cd % lo.d
+        path = tb.rays[c, d]  # [M, R]
+        to = path.gather(1, i[:, None]).squeeze(1)
+        ar = torch.arange(lo.r, device=a.device)
+        row = bs.stacks[g, c].clone()
+        h = bs.height[g, c].clone()
+        bs.stacks[g, c] = 0
+        bs.height[g, c] = 0
+        bs.markers[g, c] = p.to(torch.int8)
+        on = ar[None, :] < i[:, None]
+        if capture:
+            f = sc.f[g, c, d]
+            tgt = sc.tgt[g, c, d]
+            target[g] = tgt
+            on &= ar[None, :] != f[:, None]
+        _path_markers(bs, g, path, on, p)
+        if capture:
+            th = bs.height[g, tgt].long()
+            ttop = bs.stacks[g, tgt, th - 1]
+            bs.stacks[g, tgt, th - 1] = 0
+            bs.height[g, tgt] = (th - 1).to(torch.int32)
+            _arrive(bs, g, tgt, th > 1)
+            bs.ensure_capacity(int(h.max()) + 1)
+            full = torch.zeros(g.numel(), bs.stacks.shape[2], dtype=torch.int8, device=a.device)
+            full[:, : row.shape[1]] = row
+            row = torch.cat([ttop[:, None], full[:, :-1]], 1)
+            h = h + 1
+        bs.stacks[g, to] = row if row.shape[1] == bs.stacks.shape[2] else _fit(row, bs)
+        bs.height[g, to] = h
+        _arrive(bs, g, to)
+        _land(bs, g, to, p)
+        more = _capture_from(bs, g, to, p)
+        if capture:
+            bs.phase[g] = torch.where(more, CHAIN_CAPTURE, LINE_PROCESSING)
+            bs.chain_pos[g] = torch.where(more, to, -1)
+            bs.must_move[g] = torch.where(more, to, bs.must_move[g])
+        else:
+            alive = bs.height[g, to] > 0
+            bs.phase[g] = torch.where(more, CAPTURE, LINE_PROCESSING)
+            bs.must_move[g] = torch.where(more | alive, to, -1)
+
+    # skip / no-action moves
+    sp = a_all - lo.special0
+    bs.phase[g_all[(sp == SKIP_PLACEMENT) | (sp == NO_PLACEMENT)]] = MOVEMENT
+    bs.phase[g_all[(sp == SKIP_CAPTURE) | (sp == NO_MOVEMENT)]] = LINE_PROCESSING
+
+    check_move_cap(bs, g_all)
+    return target
+
+
+def _fit(row: torch.Tensor, bs: BatchState) -> torch.Tensor:
+    out = torch.zeros(row.shape[0], bs.stacks.shape[2], dtype=row.dtype, device=row.device)
+    out[:, : row.shape[1]] = row
+    return out
+
+
+def check_move_cap(bs: BatchState, g: torch.Tensor) -> None:
+    """The move cap ends a still-active game with no winner (apply_in_place's last step)."""
+    hit = (bs.status[g] == 0) & (bs.move_cap[g] > 0) & (bs.move_count[g] >= bs.move_cap[g])
+    gh = g[hit]
+    bs.status[gh] = 1
+    bs.winner[gh] = 0
+    bs.victory_reason[gh] = MOVE_CAP
+    bs.outcome[gh] = MOVE_CAP
+    bs.phase[gh] = GAME_OVER

@@ -1,0 +1,105 @@
+"""Legal-move masks of the vectorized phases: ring_placement, movement, capture, chain_capture.
+
+The masks reproduce `engine.rules.turn.legal_moves` move for move (the differential
+tests replay every game through it). A game whose position needs a rule not
+vectorized here (a recovery-eligible player in movement, a possible pie-rule swap, a
+chain without its position) is flagged for the per-game fallback instead.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from engine.batched.moves import NO_MOVEMENT, NO_PLACEMENT, SKIP_CAPTURE, SKIP_PLACEMENT, layout
+from engine.batched.scan import Scan
+from engine.batched.state import CAPTURE, CHAIN_CAPTURE, MOVEMENT, RING_PLACEMENT, BatchState
+
+
+@dataclass
+class Legal:
+    """The legal mask [B, A] of games choosing through it (`vec`), and the fallback games."""
+
+    mask: torch.Tensor
+    vec: torch.Tensor
+    fallback: torch.Tensor
+    place: torch.Tensor  # [B, N, 3] (for the players' scoring)
+    move: torch.Tensor  # [B, N, D, R]
+    capt: torch.Tensor  # [B, N, D, R]
+
+
+def player_col(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """x[b, p[b]] for a [B, P+1] tensor."""
+    return x.gather(1, p.unsqueeze(1)).squeeze(1)
+
+
+def recovery_eligible(bs: BatchState, top: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """R110: controls no stack, owns a marker, has a buried ring ([B] bool)."""
+    n = bs.tables.n
+    pc = p[:, None]
+    controls = (top[:, :n] == pc).any(1)
+    has_marker = (bs.markers[:, :n] == pc).any(1)
+    pos = torch.arange(bs.stacks.shape[2], device=p.device)
+    below_top = pos < (bs.height[:, :n].long() - 1).unsqueeze(2)
+    buried = ((bs.stacks[:, :n].long() == pc[:, :, None]) & below_top).flatten(1).any(1)
+    return ~controls & has_marker & buried
+
+
+def _one_hot(cell: torch.Tensor, n: int) -> torch.Tensor:
+    """[B, N] bool with cell[b] set (nothing where cell < 0)."""
+    ar = torch.arange(n, device=cell.device)
+    return ar.unsqueeze(0) == cell.unsqueeze(1)
+
+
+def legal_mask(bs: BatchState, top: torch.Tensor, cap: torch.Tensor, sc: Scan) -> Legal:
+    tb = bs.tables
+    n = tb.n
+    B = bs.batch
+    p = bs.current_player
+    ph = bs.phase
+    active = bs.status == 0
+    h = bs.height[:, :n].long()
+    tp, cp = top[:, :n], cap[:, :n]
+    own = tp == p.unsqueeze(1)
+    hand = player_col(bs.hand, p)
+    eligible = recovery_eligible(bs, top, p)
+
+    # ring_placement (R080-R082)
+    in_place = active & (ph == RING_PLACEMENT)
+    swap = (bs.swap_enabled & ~bs.swap_used & (p == 2) & (bs.num_players == 2)
+            & bs.seat_moved[:, 1] & ~bs.seat_moved[:, 2])
+    empty = (bs.collapsed[:, :n] == 0) & (bs.markers[:, :n] == 0) & (h == 0)
+    place = torch.zeros(B, n, 3, dtype=torch.bool, device=p.device)
+    for k in (1, 2, 3):
+        kk = torch.full_like(h, k)
+        place[:, :, k - 1] = empty & sc.can_act(kk, kk) & (hand >= k).unsqueeze(1)
+    cap_on = torch.where(own, cp + 1, torch.ones_like(cp))
+    on_stack = (h > 0) & sc.can_act(h + 1, cap_on) & (hand >= 1).unsqueeze(1)
+    place[:, :, 0] |= on_stack
+    place &= in_place[:, None, None]
+    stack_action = (own & sc.can_act(h, cp)).any(1)
+    skip_place = in_place & (hand > 0) & (stack_action | eligible)
+    no_place = in_place & ~place.flatten(1).any(1) & ~skip_place
+
+    # movement, capture, chain_capture (R090-R103)
+    mm, chain = bs.must_move, bs.chain_pos
+    in_move = active & (ph == MOVEMENT)
+    mm_cell = _one_hot(mm, n) & (h > 0)
+    src_move = torch.where((mm >= 0).unsqueeze(1), mm_cell, own) & in_move.unsqueeze(1)
+    need_recovery = in_move & ~src_move.any(1) & eligible
+    src_move &= ~need_recovery.unsqueeze(1)
+    in_capt = active & (ph == CAPTURE)
+    in_chain = active & (ph == CHAIN_CAPTURE) & (chain >= 0)
+    src_capt = (src_move | (_one_hot(mm, n) & in_capt.unsqueeze(1))
+                | (_one_hot(chain, n) & in_chain.unsqueeze(1)))
+    move = sc.move_mask(h) & src_move[:, :, None, None]
+    capt = sc.capture_mask(h, cp) & src_capt[:, :, None, None]
+    no_move = in_move & ~need_recovery & ~move.flatten(1).any(1) & ~capt.flatten(1).any(1)
+
+    specials = torch.stack([skip_place, no_place, in_capt, no_move], 1)
+    mask = torch.cat([place.flatten(1), move.flatten(1), capt.flatten(1), specials], 1)
+    vec = (in_place & ~swap) | (in_move & ~need_recovery) | in_capt | in_chain
+    mask &= vec.unsqueeze(1)
+    assert mask.shape[1] == layout(tb).size
+    assert (SKIP_PLACEMENT, NO_PLACEMENT, SKIP_CAPTURE, NO_MOVEMENT) == (0, 1, 2, 3)
+    return Legal(mask, vec, active & ~vec, place, move, capt)

@@ -1,0 +1,94 @@
+"""Players over the legal mask: uniform random, and a vectorized linear heuristic.
+
+Random: every legal index gets an independent uniform score and the argmax is
+played, which is a uniform draw from the legal set (no Python loop over games).
+
+Heuristic: a first cut of `engine.players.heuristic`. The reference player scores
+every legal move by its profile-weighted evaluation (20 features, regions, threats,
+mobility) of the position after the move and its forced follow-ups. Here the
+evaluation is linear in five per-player counts,
+
+    V(p) = sum_k w_k * (x_k[p] - mean_{q != p} x_k[q]),
+    x = (eliminated rings, territory, markers, rings in controlled stacks, rings in hand),
+
+and each move is scored by its change of V, computed for all legal indices at once
+from the ray scan (markers flipped and collapsed on the path, landing-on-marker
+costs, rings gained by placement or capture). Decisions made on the fallback path
+score each reference legal move by the exact change of the same V (`linear_value`).
+Ties are broken by a small uniform noise.
+"""
+from __future__ import annotations
+
+import torch
+
+from engine.batched.legal import Legal
+from engine.batched.scan import Scan
+from engine.batched.state import BatchState
+from engine.state import GameState
+
+# weights of (eliminated, territory, markers, controlled rings, hand)
+WEIGHTS = (3.0, 2.0, 0.5, 1.0, 0.5)
+NOISE = 1e-3
+
+
+def linear_value(s: GameState, p: int) -> float:
+    """V(p) of a reference state (the fallback's heuristic)."""
+    n = s.num_players
+    x = [[0.0] * (n + 1) for _ in range(5)]
+    for q in range(1, n + 1):
+        x[0][q], x[1][q], x[4][q] = s.elim[q], s.territory[q], s.hand[q]
+    for m in s.markers:
+        if m:
+            x[2][m] += 1
+    for st in s.stacks:
+        if st is not None:
+            x[3][st[-1]] += len(st)
+    return sum(
+        w * (x[k][p] - sum(x[k][q] for q in range(1, n + 1) if q != p) / (n - 1))
+        for k, w in enumerate(WEIGHTS)
+    )
+
+
+def random_choice(mask: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    r = torch.rand(mask.shape, generator=gen, device=mask.device)
+    return torch.where(mask, r, torch.full_like(r, -1.0)).argmax(1)
+
+
+def heuristic_choice(bs: BatchState, legal: Legal, sc: Scan, top: torch.Tensor,
+                     gen: torch.Generator) -> torch.Tensor:
+    w_el, w_te, w_mk, w_ct, w_hd = WEIGHTS
+    opp = 1.0 / (bs.num_players - 1)
+    tb = bs.tables
+    n = tb.n
+    B = bs.batch
+    p = bs.current_player
+    pc = p[:, None]
+    h = bs.height[:, :n].float()
+    tp = top[:, :n]
+    # placements: hand -k; controlled rings +k (new stack), +1 (own), +h+1 / others -h (foreign)
+    k = torch.arange(1, 4, device=p.device, dtype=torch.float32)
+    own = (tp == pc).float()
+    foreign = ((tp != pc) & (tp > 0)).float()
+    gain_new = k.view(1, 1, 3).expand(B, n, 3).clone()
+    on_stack = (h > 0).unsqueeze(2)
+    gain_stack = (own * 1.0 + foreign * (h + 1)).unsqueeze(2).expand(B, n, 3)
+    loss_other = (foreign * h).unsqueeze(2).expand(B, n, 3)
+    ctrl = torch.where(on_stack, gain_stack, gain_new)
+    place = w_ct * (ctrl + opp * torch.where(on_stack, loss_other, torch.zeros_like(loss_other)))
+    place = place - w_hd * k.view(1, 1, 3)
+    # moves and captures: path markers before landing i, landing marker at i
+    mk = bs.markers[:, sc.cells[0].reshape(-1)].view(B, *sc.cells.shape[1:]).long()
+    mine = (mk == pc[:, :, None, None]).float()
+    theirs = ((mk != 0) & (mk != pc[:, :, None, None])).float()
+    mine_before = torch.cumsum(mine, -1) - mine
+    theirs_before = torch.cumsum(theirs, -1) - theirs
+    path = (w_te - w_mk) * mine_before + w_mk * (1 + opp) * theirs_before + w_mk
+    land = (w_el - w_ct) * (mine + theirs) - w_mk * mine + w_mk * opp * theirs
+    move = path + land
+    tgt_owner = top.gather(1, sc.tgt.reshape(B, -1)).view(sc.tgt.shape)
+    cap_gain = w_ct * ((tgt_owner != pc[:, :, None]).float() * (1 + opp))
+    capt = move + cap_gain.unsqueeze(-1)
+    specials = torch.zeros(B, 4, device=p.device)
+    score = torch.cat([place.flatten(1), move.flatten(1), capt.flatten(1), specials], 1)
+    score = score + NOISE * torch.rand(score.shape, generator=gen, device=score.device)
+    return torch.where(legal.mask, score, torch.full_like(score, -1e9)).argmax(1)

@@ -1,0 +1,117 @@
+"""`BatchedGames`: B games of one configuration, advanced one move per game per step.
+
+A step: stack tops and caps, one full-board ray scan, the legal mask of the
+vectorized phases, one choice per game from the mask, one batched application; then
+the games flagged for the fallback go through the reference engine (fallback.py).
+No Python loop over games in the vectorized part. The moves played are kept as small
+per-step tensors and decoded to `engine.moves.Move` lists only when asked (`moves()`).
+"""
+from __future__ import annotations
+
+import random
+import time
+
+import torch
+
+from engine.batched.apply import apply_actions
+from engine.batched.fallback import run_fallback
+from engine.batched.legal import legal_mask
+from engine.batched.moves import decode
+from engine.batched.players import heuristic_choice, random_choice
+from engine.batched.scan import scan, stack_tops
+from engine.batched.state import BatchState, from_states, read_states
+from engine.game import new_game
+from engine.moves import Move
+from engine.state import GameState
+
+PLAYERS = ("random", "heuristic")
+
+
+def pick_device(device: str = "auto") -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+class BatchedGames:
+    """B games of (board, num_players) played by `player` ('random' or 'heuristic')."""
+
+    def __init__(self, board: str, num_players: int, batch: int, *, player: str = "random",
+                 device: str = "cpu", seed: int = 0, move_cap: int | None = None,
+                 rules_options: dict | None = None):
+        if player not in PLAYERS:
+            raise ValueError(f"player must be one of {PLAYERS}, got {player!r}")
+        self.board, self.num_players, self.player = board, num_players, player
+        states = [
+            new_game(board, num_players, rules_options=rules_options, move_cap=move_cap,
+                     game_id=f"batched-{board}-{num_players}p-{seed}-{i}")
+            for i in range(batch)
+        ]
+        self.bs: BatchState = from_states(states, pick_device(device))
+        self.gen = torch.Generator(device=self.bs.device)
+        self.gen.manual_seed(seed)
+        self.rng = random.Random(seed)
+        self.steps = 0
+        self.vec_moves = 0
+        self.fallback_moves = 0
+        self.fallback_seconds = 0.0
+        self._vec_log: list[torch.Tensor] = []  # rows (game, step, action, player, phase, target)
+        self._fb_log: list[tuple[int, int, list[Move]]] = []
+
+    @property
+    def active(self) -> int:
+        return int((self.bs.status == 0).sum())
+
+    def step(self) -> None:
+        bs = self.bs
+        top, cap = stack_tops(bs)
+        sc = scan(bs, cap)
+        legal = legal_mask(bs, top, cap, sc)
+        if self.player == "random":
+            a = random_choice(legal.mask, self.gen)
+        else:
+            a = heuristic_choice(bs, legal, sc, top, self.gen)
+        g = torch.nonzero(legal.vec).squeeze(1)
+        p, ph = bs.current_player[g].clone(), bs.phase[g].clone()
+        target = apply_actions(bs, a, legal.vec, sc)
+        stepcol = torch.full_like(g, self.steps)
+        self._vec_log.append(torch.stack([g, stepcol, a[g], p, ph, target[g]], 1))
+        self.vec_moves += g.numel()
+        fb = torch.nonzero(legal.fallback).squeeze(1).tolist()
+        if fb:
+            t0 = time.perf_counter()
+            played = run_fallback(bs, fb, self.player, self.rng)
+            self.fallback_seconds += time.perf_counter() - t0
+            for i, ms in zip(fb, played):
+                self._fb_log.append((i, self.steps, ms))
+                self.fallback_moves += len(ms)
+        self.steps += 1
+
+    def play(self, max_steps: int | None = None) -> None:
+        """Step until every game is over (or `max_steps`)."""
+        while self.active and (max_steps is None or self.steps < max_steps):
+            self.step()
+
+    @property
+    def fallback_share(self) -> float:
+        total = self.vec_moves + self.fallback_moves
+        return self.fallback_moves / total if total else 0.0
+
+    def moves(self) -> list[list[Move]]:
+        """The moves each game played, in order, as reference `Move`s."""
+        tb = self.bs.tables
+        per: list[list[tuple[int, list[Move]]]] = [[] for _ in range(self.bs.batch)]
+        if self._vec_log:
+            rows = torch.cat(self._vec_log).cpu().tolist()
+            for gi, st, a, p, ph, tgt in rows:
+                per[gi].append((st, [decode(tb, a, p, ph, tgt)]))
+        for gi, st, ms in self._fb_log:
+            per[gi].append((st, ms))
+        out = []
+        for entries in per:
+            entries.sort(key=lambda e: e[0])
+            out.append([m for _, ms in entries for m in ms])
+        return out
+
+    def final_states(self) -> list[GameState]:
+        return read_states(self.bs, list(range(self.bs.batch)))
