@@ -1,0 +1,92 @@
+"""Territory: do processable disconnected regions exist for the player to move? (R140-R143)
+
+Candidate regions are the connected components (territory adjacency) of the
+non-collapsed cells with one marker colour as walls, for each colour that has
+markers, plus one fill with no marker walls (the reference `find_regions`). Here all
+P + 1 fills of all games run at once as label propagation over the neighbour table:
+every open cell starts with its own index as label, takes the minimum label of its
+neighbours, and pointer jumping (label of the label) shortens chains, until nothing
+changes. A component is identified by its root (the cell whose label is itself);
+per-colour stack control inside each component comes from one scatter per colour.
+
+A region qualifies when the colours controlling stacks inside are a strict subset of
+the colours with rings on the board (and, for the fill without marker walls, exactly
+one colour is inside); it is processable by p when p controls a stack outside it
+(in a recovery turn: has a buried ring in a stack outside it).
+"""
+from __future__ import annotations
+
+import torch
+
+from engine.batched.state import BatchState
+
+
+def components(bs: BatchState, open_: torch.Tensor) -> torch.Tensor:
+    """Labels [B, W, N+1] of the components of `open_` [B, W, N] (closed cells: N)."""
+    tb = bs.tables
+    n = tb.n
+    B, W = open_.shape[:2]
+    big = torch.tensor(n, device=open_.device)
+    cell = torch.arange(n, device=open_.device).expand(B, W, n)
+    lab = torch.where(open_, cell, big)
+    lab = torch.cat([lab, big.expand(B, W, 1)], 2)  # sentinel column
+    adj = tb.terr_adj[:n]  # [N, K]
+    while True:
+        nb = lab[:, :, adj.reshape(-1)].view(B, W, n, -1).amin(-1)
+        new = torch.minimum(lab[:, :, :n], nb)
+        new = torch.where(open_, new, big)
+        new = new.gather(2, new.clamp(max=n - 1))  # pointer jumping
+        new = torch.where(open_, new, big)
+        new = torch.cat([new, big.expand(B, W, 1)], 2)
+        if torch.equal(new, lab):
+            return lab
+        lab = new
+
+
+def processable_exists(bs: BatchState, top: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """[B] bool: the reference `processable_regions(s, p)` is non-empty."""
+    tb = bs.tables
+    n = tb.n
+    P = bs.num_players
+    B = bs.batch
+    dev = p.device
+    h = bs.height[:, :n]
+    tp = top[:, :n]
+    stacks = bs.stacks[:, :n].long()
+    pos = torch.arange(stacks.shape[2], device=dev)
+    in_stack = pos < h.long().unsqueeze(2)
+    colours = torch.arange(1, P + 1, device=dev)
+    # active colours: any ring on the board; bit q-1 per colour
+    ring_of = torch.stack([((stacks == q) & in_stack).flatten(1).any(1) for q in range(1, P + 1)], 1)
+    active = (ring_of.long() << (colours - 1)).sum(1)  # [B]
+    mk = bs.markers[:, :n].long()
+    has_mk = torch.stack([(mk == q).any(1) for q in range(1, P + 1)], 1)  # [B, P]
+    open_cells = bs.collapsed[:, :n] == 0
+    walls = torch.stack([torch.zeros_like(open_cells)] + [mk == q for q in range(1, P + 1)], 1)
+    open_ = open_cells.unsqueeze(1) & ~walls  # [B, W=P+1, N]
+    lab = components(bs, open_)[:, :, :n]
+    W = P + 1
+    inside = torch.zeros(B, W, n + 1, dtype=torch.long, device=dev)
+    for q in range(1, P + 1):
+        ctrl = (tp == q).long().unsqueeze(1).expand(B, W, n)
+        part = torch.zeros(B, W, n + 1, dtype=torch.long, device=dev)
+        part.scatter_reduce_(2, lab, ctrl, reduce="amax")
+        inside |= part << (q - 1)
+    inside = inside[:, :, :n]
+    # p's usable stacks (controlled, or holding a buried ring of p in a recovery turn)
+    pc = p[:, None]
+    buried = ((stacks == pc[:, :, None]) & (pos < (h.long() - 1).unsqueeze(2))).any(2)
+    usable = torch.where(bs.recovery_turn[:, None], buried, tp == pc)  # [B, N]
+    total = usable.sum(1)  # [B]
+    cnt = torch.zeros(B, W, n + 1, dtype=torch.long, device=dev)
+    cnt.scatter_add_(2, lab, usable.long().unsqueeze(1).expand(B, W, n))
+    outside = total[:, None, None] - cnt[:, :, :n]
+    root = (lab == torch.arange(n, device=dev)) & open_
+    act = active[:, None, None]
+    strict = ((inside & ~act) == 0) & (inside != act)
+    single = (inside > 0) & ((inside & (inside - 1)) == 0)
+    wall_ok = torch.cat([torch.ones(B, 1, dtype=torch.bool, device=dev), has_mk], 1)
+    is_colour = torch.arange(W, device=dev) > 0
+    kind_ok = is_colour[None, :, None] | single
+    ok = root & strict & kind_ok & (outside > 0) & wall_ok[:, :, None] & (act > 0)
+    return ok.flatten(1).any(1)
