@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import torch
 
-from engine.batched.moves import NO_MOVEMENT, NO_PLACEMENT, SKIP_CAPTURE, SKIP_PLACEMENT, layout
+from engine.batched.legal import Legal
+from engine.batched.moves import (
+    NO_LINE, NO_MOVEMENT, NO_PLACEMENT, NO_TERRITORY, SKIP_CAPTURE, SKIP_PLACEMENT, layout,
+)
 from engine.batched.scan import Scan, scan, stack_tops
 from engine.batched.state import (
-    CAPTURE, CHAIN_CAPTURE, GAME_OVER, LINE_PROCESSING, MOVEMENT, REASONS, BatchState,
+    CAPTURE, CHAIN_CAPTURE, FORCED_ELIMINATION, GAME_OVER, LINE_PROCESSING, MOVEMENT, REASONS,
+    TERRITORY_PROCESSING, BatchState,
 )
+from engine.batched.victory import end_turn, seat_facts
 
 MOVE_CAP = REASONS.index("move_cap")
 
@@ -75,12 +80,14 @@ def _capture_from(bs: BatchState, g: torch.Tensor, cell: torch.Tensor, p: torch.
     return ok[g] & (top[g, cell] == p)
 
 
-def apply_actions(bs: BatchState, a: torch.Tensor, vec: torch.Tensor, sc: Scan) -> torch.Tensor:
-    """Apply action a[b] to every game with vec[b]; returns each capture's target cell (-1 else).
+def apply_actions(bs: BatchState, a: torch.Tensor, legal: Legal, sc: Scan, top: torch.Tensor,
+                  cap: torch.Tensor) -> torch.Tensor:
+    """Apply action a[b] to every game with legal.vec[b]; returns each capture's target (-1 else).
 
-    `sc` is the full-board scan the legal mask was built from (its targets name the
-    captured stacks).
+    `sc`, `top` and `cap` describe the board the legal mask was built from (the scan's
+    targets name the captured stacks; the seat facts at a turn's end come from it).
     """
+    vec = legal.vec
     tb = bs.tables
     lo = layout(tb)
     target = torch.full_like(a, -1)
@@ -97,6 +104,20 @@ def apply_actions(bs: BatchState, a: torch.Tensor, vec: torch.Tensor, sc: Scan) 
     act_g = g_all[~passive]
     bs.acted[act_g] = True
     bs.last_actor[act_g] = p_all[~passive]
+
+    # no_line_action / no_territory_action (first, while the scan still describes every board)
+    sp = a_all - lo.special0
+    sel = sp == NO_LINE
+    if sel.any():
+        g = g_all[sel]
+        fe = ~legal.regions[g] & ~bs.acted[g] & legal.controls[g]
+        bs.phase[g] = torch.where(fe, FORCED_ELIMINATION, TERRITORY_PROCESSING)
+    sel = sp == NO_TERRITORY
+    if sel.any():
+        g = g_all[sel]
+        fe = ~bs.acted[g] & legal.controls[g]
+        bs.phase[g[fe]] = FORCED_ELIMINATION
+        end_turn(bs, g[~fe], seat_facts(bs, top, cap, sc))
 
     # place_ring
     sel = a_all < lo.move0
@@ -165,7 +186,6 @@ def apply_actions(bs: BatchState, a: torch.Tensor, vec: torch.Tensor, sc: Scan) 
             bs.must_move[g] = torch.where(more | alive, to, -1)
 
     # skip / no-action moves
-    sp = a_all - lo.special0
     bs.phase[g_all[(sp == SKIP_PLACEMENT) | (sp == NO_PLACEMENT)]] = MOVEMENT
     bs.phase[g_all[(sp == SKIP_CAPTURE) | (sp == NO_MOVEMENT)]] = LINE_PROCESSING
 

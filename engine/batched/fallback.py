@@ -1,10 +1,9 @@
 """The documented per-game fallback for the phases not vectorized.
 
-Which positions take it (flagged by `legal.legal_mask`): line_processing,
-territory_processing and forced_elimination (line and region decisions, rewards,
-self-elimination, and the end of the turn with its victory check, seat rotation and
-last-player-standing rounds), a recovery-eligible player in movement, a possible
-pie-rule swap, and a chain capture without its position.
+Which positions take it (flagged by `legal.legal_mask`): a line to process or a line
+reward owed, a processable region or a region self-elimination owed, forced
+elimination (and the forced end of turn after it), a recovery-eligible player in
+movement, a possible pie-rule swap, and a chain capture without its position.
 
 How: the affected games are read out as `GameState`s (exact, `state.read_states`),
 the reference engine lists the legal moves, the same player policy picks one
@@ -21,9 +20,28 @@ from engine.batched.players import linear_value
 from engine.batched.state import BatchState, read_states, write_states
 from engine.moves import Move
 from engine.rules import apply_in_place, legal_moves
+from engine.rules import lines as L
+from engine.rules import territory as T
+from engine.rules.recovery import is_eligible
 from engine.state import GameState
 
-DECISION_PHASES = ("line_processing", "territory_processing", "forced_elimination")
+
+
+def needs_fallback(s: GameState) -> bool:
+    """Whether the batched engine would hand this position to the fallback again."""
+    if s.status != "active":
+        return False
+    p = s.current_player
+    if s.phase == "forced_elimination":
+        return True
+    if s.phase == "line_processing":
+        return s.pending is not None or bool(L.find_lines(s, p))
+    if s.phase == "territory_processing":
+        return s.pending is not None or bool(T.processable_regions(s, p))
+    if s.phase == "movement":
+        return (s.must_move < 0 or s.stacks[s.must_move] is None) and not s.controls_any_stack(p) \
+            and is_eligible(s, p)
+    return False
 
 
 def choose(s: GameState, player: str, rng: random.Random) -> Move:
@@ -55,7 +73,7 @@ def run_fallback(bs: BatchState, idx: list[int], player: str,
             m = choose(s, player, rng)
             apply_in_place(s, m)
             moves.append(m)
-            if s.status != "active" or s.phase not in DECISION_PHASES:
+            if not needs_fallback(s):
                 break
         played.append(moves)
     write_states(bs, idx, states)

@@ -11,9 +11,14 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.batched.moves import NO_MOVEMENT, NO_PLACEMENT, SKIP_CAPTURE, SKIP_PLACEMENT, layout
+from engine.batched.lines import has_line
+from engine.batched.moves import layout
 from engine.batched.scan import Scan
-from engine.batched.state import CAPTURE, CHAIN_CAPTURE, MOVEMENT, RING_PLACEMENT, BatchState
+from engine.batched.state import (
+    CAPTURE, CHAIN_CAPTURE, LINE_PROCESSING, MOVEMENT, RING_PLACEMENT, TERRITORY_PROCESSING,
+    BatchState,
+)
+from engine.batched.territory import processable_exists
 
 
 @dataclass
@@ -26,6 +31,8 @@ class Legal:
     place: torch.Tensor  # [B, N, 3] (for the players' scoring)
     move: torch.Tensor  # [B, N, D, R]
     capt: torch.Tensor  # [B, N, D, R]
+    regions: torch.Tensor  # [B] processable regions exist (valid where a line/territory no-op is)
+    controls: torch.Tensor  # [B] the player to move controls a stack
 
 
 def player_col(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
@@ -96,10 +103,20 @@ def legal_mask(bs: BatchState, top: torch.Tensor, cap: torch.Tensor, sc: Scan) -
     capt = sc.capture_mask(h, cp) & src_capt[:, :, None, None]
     no_move = in_move & ~need_recovery & ~move.flatten(1).any(1) & ~capt.flatten(1).any(1)
 
-    specials = torch.stack([skip_place, no_place, in_capt, no_move], 1)
+    # line and territory processing when nothing is there to decide (R120, R140)
+    settled = active & (bs.pending == 0)
+    line_cand = settled & (ph == LINE_PROCESSING)
+    no_line = line_cand & ~has_line(bs, p)
+    terr_cand = settled & (ph == TERRITORY_PROCESSING)
+    regions = torch.zeros_like(active)
+    need = torch.nonzero(no_line | terr_cand).squeeze(1)
+    if need.numel():
+        regions[need] = processable_exists(bs.subset(need), top[need], p[need])
+    no_terr = terr_cand & ~regions
+
+    specials = torch.stack([skip_place, no_place, in_capt, no_move, no_line, no_terr], 1)
     mask = torch.cat([place.flatten(1), move.flatten(1), capt.flatten(1), specials], 1)
-    vec = (in_place & ~swap) | (in_move & ~need_recovery) | in_capt | in_chain
+    vec = (in_place & ~swap) | (in_move & ~need_recovery) | in_capt | in_chain | no_line | no_terr
     mask &= vec.unsqueeze(1)
     assert mask.shape[1] == layout(tb).size
-    assert (SKIP_PLACEMENT, NO_PLACEMENT, SKIP_CAPTURE, NO_MOVEMENT) == (0, 1, 2, 3)
-    return Legal(mask, vec, active & ~vec, place, move, capt)
+    return Legal(mask, vec, active & ~vec, place, move, capt, regions, own.any(1))

@@ -9,7 +9,8 @@ One index space per board, shared by every vectorized phase so that one legal ma
   CAPT    N*D*R    capture from c along d landing on the    CAPT0 + (c*D + d)*R + i
                    i-th ray cell (the target is the first stack on that ray, recorded
                    beside the index because it depends on the board)
-  SPECIAL 4        skip_placement, no_placement_action, skip_capture, no_movement_action
+  SPECIAL 6        skip_placement, no_placement_action, skip_capture, no_movement_action,
+                   no_line_action, no_territory_action
 
 Capture indices decode to overtaking_capture, or continue_capture_segment in the
 chain_capture phase.
@@ -22,8 +23,9 @@ from engine.batched.state import CHAIN_CAPTURE
 from engine.batched.tables import BoardTables
 from engine.moves import Move
 
-SPECIALS = ("skip_placement", "no_placement_action", "skip_capture", "no_movement_action")
-SKIP_PLACEMENT, NO_PLACEMENT, SKIP_CAPTURE, NO_MOVEMENT = range(4)
+SPECIALS = ("skip_placement", "no_placement_action", "skip_capture", "no_movement_action",
+            "no_line_action", "no_territory_action")
+SKIP_PLACEMENT, NO_PLACEMENT, SKIP_CAPTURE, NO_MOVEMENT, NO_LINE, NO_TERRITORY = range(6)
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ def heuristic_choice(bs: BatchState, legal: Legal, sc: Scan, top: torch.Tensor,
     tgt_owner = top.gather(1, sc.tgt.reshape(B, -1)).view(sc.tgt.shape)
     cap_gain = w_ct * ((tgt_owner != pc[:, :, None]).float() * (1 + opp))
     capt = move + cap_gain.unsqueeze(-1)
-    specials = torch.zeros(B, 4, device=p.device)
+    specials = torch.zeros(B, legal.mask.shape[1] - 3 * n - 2 * move[0].numel(), device=p.device)
     score = torch.cat([place.flatten(1), move.flatten(1), capt.flatten(1), specials], 1)
     score = score + NOISE * torch.rand(score.shape, generator=gen, device=score.device)
     return torch.where(legal.mask, score, torch.full_like(score, -1e9)).argmax(1)

@@ -67,6 +67,10 @@ class BatchState:
             return t[name]
         raise AttributeError(name)
 
+    def subset(self, g: torch.Tensor) -> "BatchState":
+        """A copy of games g (for work that only some games need)."""
+        return BatchState(self.tables, self.num_players, {k: v[g] for k, v in self.t.items()})
+
     def ensure_capacity(self, need: int) -> None:
         """Grow the ring axis of `stacks` so that a stack of `need` rings fits."""
         st = self.t["stacks"]

@@ -73,7 +73,7 @@ class BatchedGames:
             a = heuristic_choice(bs, legal, sc, top, self.gen)
         g = torch.nonzero(legal.vec).squeeze(1)
         p, ph = bs.current_player[g].clone(), bs.phase[g].clone()
-        target = apply_actions(bs, a, legal.vec, sc)
+        target = apply_actions(bs, a, legal, sc, top, cap)
         stepcol = torch.full_like(g, self.steps)
         self._vec_log.append(torch.stack([g, stepcol, a[g], p, ph, target[g]], 1))
         self.vec_moves += g.numel()
