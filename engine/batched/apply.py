@@ -14,7 +14,7 @@ from engine.batched.legal import Legal
 from engine.batched.moves import (
     NO_LINE, NO_MOVEMENT, NO_PLACEMENT, NO_TERRITORY, SKIP_CAPTURE, SKIP_PLACEMENT, layout,
 )
-from engine.batched.scan import Scan, scan, stack_tops
+from engine.batched.scan import Scan, capture_exists, tops_at
 from engine.batched.state import (
     CAPTURE, CHAIN_CAPTURE, FORCED_ELIMINATION, GAME_OVER, LINE_PROCESSING, MOVEMENT, REASONS,
     TERRITORY_PROCESSING, BatchState,
@@ -69,15 +69,8 @@ def _land(bs: BatchState, g: torch.Tensor, to: torch.Tensor, p: torch.Tensor) ->
 
 def _capture_from(bs: BatchState, g: torch.Tensor, cell: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     """[M] bool: the stack on `cell` is p's and has an overtaking capture (has_capture_from)."""
-    top, cap = stack_tops(bs)
-    cells = torch.full((bs.batch,), bs.tables.n, dtype=torch.long, device=g.device)
-    cells[g] = cell
-    sc: Scan = scan(bs, cap, cells)
-    h = bs.height.gather(1, cells[:, None]).long()
-    c = cap.gather(1, cells[:, None])
-    capt = (sc.tstack & (sc.tcap <= c[..., None]) & (sc.j >= sc.f + 2) & (sc.j >= h[..., None]))
-    ok = capt.flatten(1).any(1) & (h.squeeze(1) > 0)
-    return ok[g] & (top[g, cell] == p)
+    top, _ = tops_at(bs, g, cell)
+    return capture_exists(bs, g, cell) & (top == p)
 
 
 def apply_actions(bs: BatchState, a: torch.Tensor, legal: Legal, sc: Scan, top: torch.Tensor,

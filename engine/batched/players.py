@@ -50,8 +50,20 @@ def linear_value(s: GameState, p: int) -> float:
 
 
 def random_choice(mask: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    r = torch.rand(mask.shape, generator=gen, device=mask.device)
-    return torch.where(mask, r, torch.full_like(r, -1.0)).argmax(1)
+    """A uniform legal index per row: draw r uniform in [0, count) and take the r-th legal
+    index (one random number per game instead of one per action)."""
+    count = mask.sum(1)
+    u = torch.rand(mask.shape[0], generator=gen, device=mask.device)
+    r = (u * count).long().clamp(max=(count - 1).clamp(min=0))
+    csum = torch.cumsum(mask, 1, dtype=torch.int32)
+    return (csum > r.unsqueeze(1).to(torch.int32)).to(torch.uint8).argmax(1)
+
+
+def tie_noise(shape: tuple[int, int], gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Small per-game shuffled noise for tie-breaks: frac(index * golden ratio + u_game)."""
+    u = torch.rand(shape[0], 1, generator=gen, device=device)
+    idx = torch.arange(shape[1], device=device, dtype=torch.float32)
+    return torch.frac(idx * 0.6180339887 + u) * NOISE
 
 
 def heuristic_choice(bs: BatchState, legal: Legal, sc: Scan, top: torch.Tensor,
@@ -90,5 +102,5 @@ def heuristic_choice(bs: BatchState, legal: Legal, sc: Scan, top: torch.Tensor,
     capt = move + cap_gain.unsqueeze(-1)
     specials = torch.zeros(B, legal.mask.shape[1] - 3 * n - 2 * move[0].numel(), device=p.device)
     score = torch.cat([place.flatten(1), move.flatten(1), capt.flatten(1), specials], 1)
-    score = score + NOISE * torch.rand(score.shape, generator=gen, device=score.device)
+    score = score + tie_noise(score.shape, gen, score.device)
     return torch.where(legal.mask, score, torch.full_like(score, -1e9)).argmax(1)

@@ -37,6 +37,38 @@ def stack_tops(bs: BatchState) -> tuple[torch.Tensor, torch.Tensor]:
     return top, cap
 
 
+def tops_at(bs: BatchState, g: torch.Tensor, cells: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(top owner, cap) of the stacks on cells [M, ...] of games g [M] (0 where none)."""
+    shape = cells.shape
+    gg = g.view(-1, *([1] * (len(shape) - 1))).expand(shape)
+    st = bs.stacks[gg, cells].long()  # [..., H]
+    h = bs.height[gg, cells].long()
+    pos = torch.arange(st.shape[-1], device=st.device)
+    top = st.gather(-1, (h - 1).clamp(min=0).unsqueeze(-1)).squeeze(-1) * (h > 0)
+    same = (st == top.unsqueeze(-1)) | (pos >= h.unsqueeze(-1))
+    run = torch.flip(torch.cumprod(torch.flip(same.to(torch.int32), [-1]), -1), [-1])
+    cap = (run.bool() & (pos < h.unsqueeze(-1))).sum(-1) * (h > 0)
+    return top, cap
+
+
+def capture_exists(bs: BatchState, g: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
+    """[M] bool: the stack on cell[m] of game g[m] has an overtaking capture (has_capture_from)."""
+    tb = bs.tables
+    rc = tb.rays[cell]  # [M, D, R]
+    gg = g[:, None, None]
+    bl = (bs.collapsed[gg, rc] != 0) | (bs.height[gg, rc] > 0) | (rc == tb.n)
+    f = _first_true(bl)
+    i = torch.arange(bl.shape[-1], device=bl.device)
+    j = _first_true(bl & (i > f.unsqueeze(-1)))
+    tgt = tb.rays_ext[cell[:, None], torch.arange(tb.d, device=bl.device), f]  # [M, D]
+    _, tcap = tops_at(bs, g, tgt)
+    top, cap = tops_at(bs, g, cell)
+    h = bs.height[g, cell].long()
+    tstack = bs.height[g[:, None], tgt] > 0
+    ok = tstack & (tcap <= cap[:, None]) & (j >= f + 2) & (j >= h[:, None])
+    return ok.any(1) & (h > 0)
+
+
 def blocked_cells(bs: BatchState) -> torch.Tensor:
     """[B, N+1] bool: collapsed or holding a stack; the sentinel column is always blocked."""
     b = (bs.collapsed != 0) | (bs.height > 0)

@@ -26,20 +26,21 @@ def components(bs: BatchState, open_: torch.Tensor) -> torch.Tensor:
     tb = bs.tables
     n = tb.n
     B, W = open_.shape[:2]
-    big = torch.tensor(n, device=open_.device)
-    cell = torch.arange(n, device=open_.device).expand(B, W, n)
+    big = torch.tensor(n, dtype=torch.int32, device=open_.device)
+    cell = torch.arange(n, dtype=torch.int32, device=open_.device).expand(B, W, n)
     lab = torch.where(open_, cell, big)
-    lab = torch.cat([lab, big.expand(B, W, 1)], 2)  # sentinel column
     adj = tb.terr_adj[:n]  # [N, K]
+    pad = big.expand(B, W, 1)
     while True:
-        nb = lab[:, :, adj.reshape(-1)].view(B, W, n, -1).amin(-1)
-        new = torch.minimum(lab[:, :, :n], nb)
+        ext = torch.cat([lab, pad], 2)  # the sentinel neighbour is never smaller
+        new = lab
+        for k in range(adj.shape[1]):
+            new = torch.minimum(new, ext[:, :, adj[:, k]])
         new = torch.where(open_, new, big)
-        new = new.gather(2, new.clamp(max=n - 1))  # pointer jumping
+        new = new.gather(2, new.clamp(max=n - 1).long())  # pointer jumping
         new = torch.where(open_, new, big)
-        new = torch.cat([new, big.expand(B, W, 1)], 2)
         if torch.equal(new, lab):
-            return lab
+            return torch.cat([lab, pad], 2).long()
         lab = new
 
 
