@@ -11,15 +11,20 @@ from __future__ import annotations
 import torch
 
 from engine.batched.legal import Legal
+from engine.batched.decisions import (
+    after_choose_region, after_region, apply_region, eliminate_cap, end_territory,
+    forced_elimination,
+)
 from engine.batched.moves import (
-    NO_LINE, NO_MOVEMENT, NO_PLACEMENT, NO_TERRITORY, SKIP_CAPTURE, SKIP_PLACEMENT, layout,
+    NO_LINE, NO_MOVEMENT, NO_PLACEMENT, NO_TERRITORY, SKIP_CAPTURE, SKIP_PLACEMENT,
+    SKIP_TERRITORY, layout,
 )
 from engine.batched.scan import Scan, capture_exists, tops_at
 from engine.batched.state import (
     CAPTURE, CHAIN_CAPTURE, FORCED_ELIMINATION, GAME_OVER, LINE_PROCESSING, MOVEMENT, REASONS,
     TERRITORY_PROCESSING, BatchState,
 )
-from engine.batched.victory import end_turn, seat_facts
+from engine.batched.victory import seat_facts
 
 MOVE_CAP = REASONS.index("move_cap")
 
@@ -74,19 +79,22 @@ def _capture_from(bs: BatchState, g: torch.Tensor, cell: torch.Tensor, p: torch.
 
 
 def apply_actions(bs: BatchState, a: torch.Tensor, legal: Legal, sc: Scan, top: torch.Tensor,
-                  cap: torch.Tensor) -> torch.Tensor:
-    """Apply action a[b] to every game with legal.vec[b]; returns each capture's target (-1 else).
+                  cap: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+    """Apply action a[b] to every game with legal.vec[b].
+
+    Returns each capture's target (-1 else) and, for region choices, (games, cell sets).
 
     `sc`, `top` and `cap` describe the board the legal mask was built from (the scan's
     targets name the captured stacks; the seat facts at a turn's end come from it).
     """
     vec = legal.vec
     tb = bs.tables
-    lo = layout(tb)
+    lo = layout(tb, bs.num_players)
     target = torch.full_like(a, -1)
+    regions_played = None
     g_all = torch.nonzero(vec).squeeze(1)
     if g_all.numel() == 0:
-        return target
+        return target, None
     p_all = bs.current_player[g_all]
     a_all = a[g_all]
     # apply_in_place bookkeeping
@@ -105,12 +113,29 @@ def apply_actions(bs: BatchState, a: torch.Tensor, legal: Legal, sc: Scan, top: 
         g = g_all[sel]
         fe = ~legal.regions[g] & ~bs.acted[g] & legal.controls[g]
         bs.phase[g] = torch.where(fe, FORCED_ELIMINATION, TERRITORY_PROCESSING)
-    sel = sp == NO_TERRITORY
+    sel = (sp == NO_TERRITORY) | (sp == SKIP_TERRITORY)
     if sel.any():
         g = g_all[sel]
-        fe = ~bs.acted[g] & legal.controls[g]
-        bs.phase[g[fe]] = FORCED_ELIMINATION
-        end_turn(bs, g[~fe], seat_facts(bs, top, cap, sc))
+        end_territory(bs, g, seat_facts(bs, top, cap, sc).take(g))
+
+    # territory decisions and forced elimination (their boards change; transitions rescan)
+    sel = (a_all >= lo.region0) & (a_all < lo.elim0)
+    if sel.any():
+        g, p, x = g_all[sel], p_all[sel], a_all[sel] - lo.region0
+        w, root = x // lo.n, x % lo.n
+        member = legal.labels[g, w] == root[:, None]
+        regions_played = (g, member)
+        apply_region(bs, g, member, p)
+        after_choose_region(bs, g, p)
+    sel = (a_all >= lo.elim0) & (a_all < lo.forced0)
+    if sel.any():
+        g, p = g_all[sel], p_all[sel]
+        bs.pending[g] = 0
+        eliminate_cap(bs, g, a_all[sel] - lo.elim0, p)
+        after_region(bs, g)
+    sel = (a_all >= lo.forced0) & (a_all < lo.special0)
+    if sel.any():
+        forced_elimination(bs, g_all[sel], a_all[sel] - lo.forced0, p_all[sel])
 
     # place_ring
     sel = a_all < lo.move0
@@ -183,7 +208,7 @@ def apply_actions(bs: BatchState, a: torch.Tensor, legal: Legal, sc: Scan, top: 
     bs.phase[g_all[(sp == SKIP_CAPTURE) | (sp == NO_MOVEMENT)]] = LINE_PROCESSING
 
     check_move_cap(bs, g_all)
-    return target
+    return target, regions_played
 
 
 def _fit(row: torch.Tensor, bs: BatchState) -> torch.Tensor:

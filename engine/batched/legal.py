@@ -15,10 +15,10 @@ from engine.batched.lines import has_line
 from engine.batched.moves import layout
 from engine.batched.scan import Scan
 from engine.batched.state import (
-    CAPTURE, CHAIN_CAPTURE, LINE_PROCESSING, MOVEMENT, RING_PLACEMENT, TERRITORY_PROCESSING,
-    BatchState,
+    CAPTURE, CHAIN_CAPTURE, FORCED_ELIMINATION, LINE_PROCESSING, MOVEMENT, PENDING,
+    RING_PLACEMENT, TERRITORY_PROCESSING, BatchState,
 )
-from engine.batched.territory import processable_exists
+from engine.batched.territory import distinct, region_table
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Legal:
     capt: torch.Tensor  # [B, N, D, R]
     regions: torch.Tensor  # [B] processable regions exist (valid where a line/territory no-op is)
     controls: torch.Tensor  # [B] the player to move controls a stack
+    labels: torch.Tensor  # [B, W, N] region fills (valid for games choosing a region)
 
 
 def player_col(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
@@ -109,14 +110,28 @@ def legal_mask(bs: BatchState, top: torch.Tensor, cap: torch.Tensor, sc: Scan) -
     no_line = line_cand & ~has_line(bs, p)
     terr_cand = settled & (ph == TERRITORY_PROCESSING)
     regions = torch.zeros_like(active)
+    W = bs.num_players + 1
+    labels = torch.full((B, W, n), n, dtype=torch.long, device=p.device)
+    choose = torch.zeros(B, W, n, dtype=torch.bool, device=p.device)
     need = torch.nonzero(no_line | terr_cand).squeeze(1)
     if need.numel():
-        regions[need] = processable_exists(bs.subset(need), top[need], p[need])
+        lab, ok = region_table(bs.subset(need), top[need], p[need])
+        regions[need] = ok.flatten(1).any(1)
+        labels[need] = lab
+        choose[need] = distinct(lab, ok)
     no_terr = terr_cand & ~regions
+    region_dec = terr_cand & regions
+    choose &= region_dec[:, None, None]
+    # owed self-elimination after a region, and forced elimination: one move per own stack
+    elim = own & (active & (ph == TERRITORY_PROCESSING) & (bs.pending == PENDING.index("territory")))[:, None]
+    in_fe = active & (ph == FORCED_ELIMINATION)
+    forced = own & in_fe[:, None]
 
-    specials = torch.stack([skip_place, no_place, in_capt, no_move, no_line, no_terr], 1)
-    mask = torch.cat([place.flatten(1), move.flatten(1), capt.flatten(1), specials], 1)
-    vec = (in_place & ~swap) | (in_move & ~need_recovery) | in_capt | in_chain | no_line | no_terr
+    specials = torch.stack([skip_place, no_place, in_capt, no_move, no_line, no_terr, region_dec], 1)
+    mask = torch.cat([place.flatten(1), move.flatten(1), capt.flatten(1), choose.flatten(1),
+                      elim, forced, specials], 1)
+    vec = ((in_place & ~swap) | (in_move & ~need_recovery) | in_capt | in_chain | no_line | no_terr
+           | region_dec | elim.any(1) | in_fe)
     mask &= vec.unsqueeze(1)
-    assert mask.shape[1] == layout(tb).size
-    return Legal(mask, vec, active & ~vec, place, move, capt, regions, own.any(1))
+    assert mask.shape[1] == layout(tb, bs.num_players).size
+    return Legal(mask, vec, active & ~vec, place, move, capt, regions, own.any(1), labels)

@@ -9,8 +9,13 @@ One index space per board, shared by every vectorized phase so that one legal ma
   CAPT    N*D*R    capture from c along d landing on the    CAPT0 + (c*D + d)*R + i
                    i-th ray cell (the target is the first stack on that ray, recorded
                    beside the index because it depends on the board)
-  SPECIAL 6        skip_placement, no_placement_action, skip_capture, no_movement_action,
-                   no_line_action, no_territory_action
+  REGION  W*N      choose_territory_option: the component rooted at cell c of fill w
+                   (W = P + 1 fills, territory.py), REGION0 + w*N + c; its cell set is
+                   recorded beside the index
+  ELIM    N        eliminate_rings_from_stack (territory context) on cell c
+  FORCED  N        forced_elimination on cell c
+  SPECIAL 7        skip_placement, no_placement_action, skip_capture, no_movement_action,
+                   no_line_action, no_territory_action, skip_territory_processing
 
 Capture indices decode to overtaking_capture, or continue_capture_segment in the
 chain_capture phase.
@@ -24,8 +29,9 @@ from engine.batched.tables import BoardTables
 from engine.moves import Move
 
 SPECIALS = ("skip_placement", "no_placement_action", "skip_capture", "no_movement_action",
-            "no_line_action", "no_territory_action")
-SKIP_PLACEMENT, NO_PLACEMENT, SKIP_CAPTURE, NO_MOVEMENT, NO_LINE, NO_TERRITORY = range(6)
+            "no_line_action", "no_territory_action", "skip_territory_processing")
+(SKIP_PLACEMENT, NO_PLACEMENT, SKIP_CAPTURE, NO_MOVEMENT, NO_LINE, NO_TERRITORY,
+ SKIP_TERRITORY) = range(7)
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,7 @@ class Layout:
     n: int
     d: int
     r: int
+    w: int
 
     @property
     def move0(self) -> int:
@@ -43,26 +50,47 @@ class Layout:
         return self.move0 + self.n * self.d * self.r
 
     @property
-    def special0(self) -> int:
+    def region0(self) -> int:
         return self.capt0 + self.n * self.d * self.r
+
+    @property
+    def elim0(self) -> int:
+        return self.region0 + self.w * self.n
+
+    @property
+    def forced0(self) -> int:
+        return self.elim0 + self.n
+
+    @property
+    def special0(self) -> int:
+        return self.forced0 + self.n
 
     @property
     def size(self) -> int:
         return self.special0 + len(SPECIALS)
 
 
-def layout(tb: BoardTables) -> Layout:
-    return Layout(tb.n, tb.d, tb.r)
+def layout(tb: BoardTables, num_players: int) -> Layout:
+    return Layout(tb.n, tb.d, tb.r, num_players + 1)
 
 
-def decode(tb: BoardTables, a: int, player: int, phase: int, target: int) -> Move:
-    """The Move of action index `a` played by `player` in `phase` (`target`: capture target)."""
-    lo = layout(tb)
+def decode(tb: BoardTables, num_players: int, a: int, player: int, phase: int, target: int,
+           region: list[int] | None = None) -> Move:
+    """The Move of action index `a` played by `player` in `phase` (`target`: capture target,
+    `region`: the cells of a chosen region)."""
+    lo = layout(tb, num_players)
     keys = tb.geo.keys
     rays = tb.geo.rays
     if a < lo.move0:
         return Move("place_ring", player, keys[a // 3], count=a % 3 + 1)
-    if a < lo.special0:
+    if lo.region0 <= a < lo.elim0:
+        rk = frozenset(keys[c] for c in region or ())
+        return Move("choose_territory_option", player, keys[min(region or [0])], region=rk)
+    if lo.elim0 <= a < lo.forced0:
+        return Move("eliminate_rings_from_stack", player, keys[a - lo.elim0], context="territory")
+    if lo.forced0 <= a < lo.special0:
+        return Move("forced_elimination", player, keys[a - lo.forced0])
+    if a < lo.region0:
         capture = a >= lo.capt0
         rel = a - (lo.capt0 if capture else lo.move0)
         cd, i = divmod(rel, lo.r)

@@ -67,7 +67,7 @@ def tie_noise(shape: tuple[int, int], gen: torch.Generator, device: torch.device
 
 
 def heuristic_choice(bs: BatchState, legal: Legal, sc: Scan, top: torch.Tensor,
-                     gen: torch.Generator) -> torch.Tensor:
+                     cap: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     w_el, w_te, w_mk, w_ct, w_hd = WEIGHTS
     opp = 1.0 / (bs.num_players - 1)
     tb = bs.tables
@@ -100,7 +100,20 @@ def heuristic_choice(bs: BatchState, legal: Legal, sc: Scan, top: torch.Tensor,
     tgt_owner = top.gather(1, sc.tgt.reshape(B, -1)).view(sc.tgt.shape)
     cap_gain = w_ct * ((tgt_owner != pc[:, :, None]).float() * (1 + opp))
     capt = move + cap_gain.unsqueeze(-1)
-    specials = torch.zeros(B, legal.mask.shape[1] - 3 * n - 2 * move[0].numel(), device=p.device)
-    score = torch.cat([place.flatten(1), move.flatten(1), capt.flatten(1), specials], 1)
+    # regions: cells collapsed and rings eliminated (border markers not counted);
+    # self-eliminations: the cap's rings credited, lost from control
+    W = legal.labels.shape[1]
+    lab = torch.cat([legal.labels, torch.full_like(legal.labels[:, :, :1], n)], 2)
+    size = torch.zeros(B, W, n + 1, device=p.device)
+    size.scatter_add_(2, lab, torch.ones(B, W, n + 1, device=p.device))
+    rings = torch.zeros(B, W, n + 1, device=p.device)
+    rings.scatter_add_(2, lab, torch.cat([h, torch.zeros(B, 1, device=p.device)], 1)
+                       .unsqueeze(1).expand(B, W, n + 1).contiguous())
+    region = w_te * size[:, :, :n] + w_el * rings[:, :, :n]
+    own_cap = (w_el - w_ct) * cap[:, :n].float()
+    specials = torch.zeros(B, legal.mask.shape[1] - region[0].numel() - 5 * n - 2 * move[0].numel(),
+                           device=p.device)
+    score = torch.cat([place.flatten(1), move.flatten(1), capt.flatten(1), region.flatten(1),
+                       own_cap, own_cap, specials], 1)
     score = score + tie_noise(score.shape, gen, score.device)
     return torch.where(legal.mask, score, torch.full_like(score, -1e9)).argmax(1)

@@ -57,6 +57,7 @@ class BatchedGames:
         self.fallback_seconds = 0.0
         self._vec_log: list[torch.Tensor] = []  # rows (game, step, action, player, phase, target)
         self._fb_log: list[tuple[int, int, list[Move]]] = []
+        self._region_log: list[tuple[torch.Tensor, int, torch.Tensor]] = []
 
     @property
     def active(self) -> int:
@@ -70,10 +71,12 @@ class BatchedGames:
         if self.player == "random":
             a = random_choice(legal.mask, self.gen)
         else:
-            a = heuristic_choice(bs, legal, sc, top, self.gen)
+            a = heuristic_choice(bs, legal, sc, top, cap, self.gen)
         g = torch.nonzero(legal.vec).squeeze(1)
         p, ph = bs.current_player[g].clone(), bs.phase[g].clone()
-        target = apply_actions(bs, a, legal, sc, top, cap)
+        target, regions = apply_actions(bs, a, legal, sc, top, cap)
+        if regions is not None:
+            self._region_log.append((regions[0].cpu(), self.steps, regions[1].cpu()))
         stepcol = torch.full_like(g, self.steps)
         self._vec_log.append(torch.stack([g, stepcol, a[g], p, ph, target[g]], 1))
         self.vec_moves += g.numel()
@@ -101,10 +104,15 @@ class BatchedGames:
         """The moves each game played, in order, as reference `Move`s."""
         tb = self.bs.tables
         per: list[list[tuple[int, list[Move]]]] = [[] for _ in range(self.bs.batch)]
+        cells = {}
+        for g, st, member in self._region_log:
+            for gi, row in zip(g.tolist(), member):
+                cells[(gi, st)] = torch.nonzero(row).squeeze(1).tolist()
         if self._vec_log:
             rows = torch.cat(self._vec_log).cpu().tolist()
+            npl = self.num_players
             for gi, st, a, p, ph, tgt in rows:
-                per[gi].append((st, [decode(tb, a, p, ph, tgt)]))
+                per[gi].append((st, [decode(tb, npl, a, p, ph, tgt, cells.get((gi, st)))]))
         for gi, st, ms in self._fb_log:
             per[gi].append((st, ms))
         out = []

@@ -46,6 +46,13 @@ def components(bs: BatchState, open_: torch.Tensor) -> torch.Tensor:
 
 def processable_exists(bs: BatchState, top: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     """[B] bool: the reference `processable_regions(s, p)` is non-empty."""
+    _, ok = region_table(bs, top, p)
+    return ok.flatten(1).any(1)
+
+
+def region_table(bs: BatchState, top: torch.Tensor, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(labels [B, W, N], ok [B, W, N]): ok marks the root of each processable component
+    of each fill (the same region may appear in several fills; see `distinct`)."""
     tb = bs.tables
     n = tb.n
     P = bs.num_players
@@ -90,4 +97,31 @@ def processable_exists(bs: BatchState, top: torch.Tensor, p: torch.Tensor) -> to
     is_colour = torch.arange(W, device=dev) > 0
     kind_ok = is_colour[None, :, None] | single
     ok = root & strict & kind_ok & (outside > 0) & wall_ok[:, :, None] & (act > 0)
-    return ok.flatten(1).any(1)
+    return lab, ok
+
+
+def distinct(lab: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+    """`ok` with duplicate regions (the same cell set found by several fills) dropped.
+
+    Each candidate's cell set is hashed (sum of fixed random 62-bit cell weights) and,
+    per game, only the first of equal hashes is kept: the reference de-duplicates by
+    cell set the same way, and which fill names the region does not change the move.
+    """
+    B, W, n = ok.shape
+    idx = torch.nonzero(ok)
+    if idx.shape[0] == 0:
+        return ok
+    b, w, root = idx.unbind(1)
+    member = lab[b, w] == root[:, None]  # [K, N]
+    gen = torch.Generator(device="cpu").manual_seed(12345)
+    wts = torch.randint(1, 2**62, (n,), generator=gen).to(ok.device)
+    h = (member.long() * wts).sum(1)
+    o1 = torch.sort(h, stable=True).indices
+    o2 = o1[torch.sort(b[o1], stable=True).indices]
+    bs_, hs = b[o2], h[o2]
+    dup = torch.zeros_like(bs_, dtype=torch.bool)
+    dup[1:] = (bs_[1:] == bs_[:-1]) & (hs[1:] == hs[:-1])
+    out = ok.clone()
+    k = o2[dup]
+    out[b[k], w[k], root[k]] = False
+    return out

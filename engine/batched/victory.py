@@ -34,6 +34,11 @@ class Seats:
     controls: torch.Tensor
     any_ring: torch.Tensor
 
+    def take(self, rows: torch.Tensor) -> "Seats":
+        """The facts of some rows (an index or a bool mask)."""
+        return Seats(*(getattr(self, f)[rows] for f in
+                       ("stack_action", "placement", "eligible", "controls", "any_ring")))
+
     @property
     def real_action(self) -> torch.Tensor:
         return self.stack_action | self.placement
@@ -97,13 +102,33 @@ def _first_col(x: torch.Tensor) -> torch.Tensor:
     return torch.where(any_, x.long().argmax(1) + 1, torch.zeros_like(any_, dtype=torch.long))
 
 
-def end_turn(bs: BatchState, g: torch.Tensor, seats: Seats) -> None:
-    """The non-forced end of turn for games g."""
+def end_turn(bs: BatchState, g: torch.Tensor, seats: Seats, forced: bool = False) -> None:
+    """The end of turn for games g (`seats`: their facts, one row per game of g).
+
+    Not forced: victory check (game over), else rotation and LPS rounds. Forced (after a
+    forced elimination): rotation first, then the victory check (the phase stays
+    ring_placement, as in the reference), else LPS rounds.
+    """
     if g.numel() == 0:
         return
+    prev = bs.current_player[g].clone()
+    if forced:
+        _rotate(bs, g, seats)
+    done = _check(bs, g, seats, game_over=not forced)
+    g, seats, prev = g[~done], seats.take(~done), prev[~done]
+    if g.numel() == 0:
+        return
+    if not forced:
+        _rotate(bs, g, seats)
+    on = bs.lps_required[g] > 0
+    _update_lps(bs, g[on], prev[on], seats.take(on))
+
+
+def _check(bs: BatchState, g: torch.Tensor, seats: Seats, game_over: bool) -> torch.Tensor:
+    """check_victory for games g; returns which ended."""
     P = bs.num_players
     n = bs.tables.n
-    sf = lambda x: x[g][:, 1:]  # noqa: E731
+    sf = lambda x: x[:, 1:]  # noqa: E731
     elim = bs.elim[g][:, 1:]
     col = bs.collapsed[g][:, :n].long()
     terr = torch.stack([(col == q).sum(1) for q in range(1, P + 1)], 1)
@@ -155,19 +180,16 @@ def end_turn(bs: BatchState, g: torch.Tensor, seats: Seats) -> None:
     if fin.numel():
         # a stalemate's outcome is 'stalemate' whatever step decided its winner
         out_bare = bare[done]
-        _finish(bs, fin, winner[done], reason[done], out_bare, True)
+        _finish(bs, fin, winner[done], reason[done], out_bare, game_over)
         st = bare_stale[done]
         bs.outcome[fin[st]] = STALEMATE
-    g = g[~done]
-    if g.numel() == 0:
-        return
-    _rotate(bs, g, seats)
+    return done
 
 
 def _rotate(bs: BatchState, g: torch.Tensor, seats: Seats) -> None:
     P = bs.num_players
     prev = bs.current_player[g]
-    ring = seats.any_ring[g]  # [M, P+1]
+    ring = seats.any_ring  # [M, P+1]
     nxt = prev.clone()
     found = torch.zeros_like(prev, dtype=torch.bool)
     for i in range(1, P + 1):
@@ -182,8 +204,6 @@ def _rotate(bs: BatchState, g: torch.Tensor, seats: Seats) -> None:
     bs.pending[g] = 0
     bs.recovery_turn[g] = False
     bs.acted[g] = False
-    on = bs.lps_required[g] > 0
-    _update_lps(bs, g[on], prev[on], seats)
 
 
 def _update_lps(bs: BatchState, g: torch.Tensor, prev: torch.Tensor, seats: Seats) -> None:
@@ -206,7 +226,7 @@ def _update_lps(bs: BatchState, g: torch.Tensor, prev: torch.Tensor, seats: Seat
     first = torch.where(close, player, first)
     n_act = torch.where(close, torch.zeros_like(n_act), n_act)
     actors = torch.where(close[:, None], torch.zeros_like(actors), actors)
-    pick = lambda x: x[g].gather(1, player[:, None]).squeeze(1)  # noqa: E731
+    pick = lambda x: x.gather(1, player[:, None]).squeeze(1)  # noqa: E731
     ring, real, anyact = pick(seats.any_ring), pick(seats.real_action), pick(seats.any_action)
     app = ring & (real | anyact)
     val = torch.where(real, player, -player)
@@ -218,9 +238,9 @@ def _update_lps(bs: BatchState, g: torch.Tensor, prev: torch.Tensor, seats: Seat
     bs.lps_n[g], bs.lps_actors[g] = n_act, actors
     win = (cand == player) & (cnt >= bs.lps_required[g]) & real
     seat = torch.arange(P + 1, device=g.device)
-    rival = seats.any_ring[g] & seats.any_action[g] & (seat[None, :] != player[:, None])
+    rival = seats.any_ring & seats.any_action & (seat[None, :] != player[:, None])
     win &= ~rival[:, 1:].any(1)
     if win.any():
         gw = g[win]
-        bare = ~seats.controls[gw][:, 1:].any(1)
+        bare = ~seats.controls[win][:, 1:].any(1)
         _finish(bs, gw, player[win], torch.full_like(gw, LPS), bare, False)
