@@ -130,7 +130,13 @@ def main() -> None:
         for player in players:
             ref = reference_run(board, n, player, args.ref_seconds, 1)
             for batch in batches:
-                r = batched_run(board, n, batch, player, device, args.seconds, 1)
+                try:
+                    r = batched_run(board, n, batch, player, device, args.seconds, 1)
+                except torch.cuda.OutOfMemoryError:
+                    torch.cuda.empty_cache()
+                    rows.append((f"{board} {n}p", player, str(batch), "out of memory") + ("-",) * 6)
+                    print("  ".join(rows[-1]), flush=True)
+                    continue
                 per_game = r["per_game"] or ref["per_game"]
                 gph = games_per_hour(r["moves_per_s"], per_game)
                 ref_per_game = ref["per_game"] or per_game

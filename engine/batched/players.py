@@ -49,14 +49,26 @@ def linear_value(s: GameState, p: int) -> float:
     )
 
 
-def random_choice(mask: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """A uniform legal index per row: draw r uniform in [0, count) and take the r-th legal
-    index (one random number per game instead of one per action)."""
-    count = mask.sum(1)
-    u = torch.rand(mask.shape[0], generator=gen, device=mask.device)
-    r = (u * count).long().clamp(max=(count - 1).clamp(min=0))
-    csum = torch.cumsum(mask, 1, dtype=torch.int32)
-    return (csum > r.unsqueeze(1).to(torch.int32)).to(torch.uint8).argmax(1)
+def random_choice(mask: torch.Tensor, gen: torch.Generator, block: int = 256) -> torch.Tensor:
+    """A uniform legal index per row: draw r uniform in [0, count) and find the r-th legal
+    index, first among blocks of `block` indices (by per-block counts), then inside the
+    block. One random number per game, and no [B, A]-sized integer temporaries, which on
+    the large boards (A > 100k) would not fit at GPU batch sizes."""
+    B, A = mask.shape
+    nb = -(-A // block)
+    padded = torch.nn.functional.pad(mask, (0, nb * block - A)).view(B, nb, block)
+    per_block = padded.sum(2, dtype=torch.int32)  # [B, nb]
+    count = per_block.sum(1)
+    u = torch.rand(B, generator=gen, device=mask.device)
+    r = (u * count).long().clamp(max=(count - 1).clamp(min=0)).to(torch.int32)
+    csum = torch.cumsum(per_block, 1, dtype=torch.int32)
+    bi = (csum > r.unsqueeze(1)).to(torch.uint8).argmax(1)
+    before = torch.where(bi > 0, csum.gather(1, (bi - 1).clamp(min=0).unsqueeze(1)).squeeze(1),
+                         torch.zeros_like(r))
+    inner = padded[torch.arange(B, device=mask.device), bi]  # [B, block]
+    icsum = torch.cumsum(inner, 1, dtype=torch.int32)
+    ii = (icsum > (r - before).unsqueeze(1)).to(torch.uint8).argmax(1)
+    return bi * block + ii
 
 
 def tie_noise(shape: tuple[int, int], gen: torch.Generator, device: torch.device) -> torch.Tensor:

@@ -1,0 +1,23 @@
+"""The batched random player draws uniformly from the legal mask."""
+from __future__ import annotations
+
+import torch
+
+from engine.batched.players import random_choice
+
+
+def test_random_choice_is_legal_and_uniform() -> None:
+    gen = torch.Generator().manual_seed(0)
+    mask = torch.zeros(3, 1000, dtype=torch.bool)
+    mask[0, [3, 300, 999]] = True
+    mask[1, [255, 256]] = True  # straddles a block boundary
+    mask[2, 512:] = True
+    counts = torch.zeros(3, 1000)
+    rows = torch.arange(3)
+    for _ in range(3000):
+        a = random_choice(mask, gen)
+        assert mask[rows, a].all()
+        counts[rows, a] += 1
+    assert counts[0, [3, 300, 999]].min() > 900
+    assert counts[1, [255, 256]].min() > 1400
+    assert counts[2, 512:].sum() == 3000
