@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from engine.batched.legal import Legal
+from engine.batched.lines import apply_line_choice
 from engine.batched.decisions import (
     after_choose_region, after_region, apply_region, eliminate_cap, end_territory,
     forced_elimination,
@@ -133,9 +134,24 @@ def apply_actions(bs: BatchState, a: torch.Tensor, legal: Legal, sc: Scan, top: 
         bs.pending[g] = 0
         eliminate_cap(bs, g, a_all[sel] - lo.elim0, p)
         after_region(bs, g)
-    sel = (a_all >= lo.forced0) & (a_all < lo.special0)
+    sel = (a_all >= lo.forced0) & (a_all < lo.line0)
     if sel.any():
         forced_elimination(bs, g_all[sel], a_all[sel] - lo.forced0, p_all[sel])
+
+    # line decisions and the line reward
+    sel = (a_all >= lo.line0) & (a_all < lo.lelim0)
+    if sel.any():
+        g, p, x = g_all[sel], p_all[sel], a_all[sel] - lo.line0
+        c, rest = x // (lo.a * lo.o), x % (lo.a * lo.o)
+        ax, o = rest // lo.o, rest % lo.o
+        length = legal.line_len[g, c, ax]
+        target[g] = length
+        apply_line_choice(bs, g, c, ax, o, length, p, legal.controls[g])
+    sel = (a_all >= lo.lelim0) & (a_all < lo.special0)
+    if sel.any():
+        g, p = g_all[sel], p_all[sel]
+        bs.pending[g] = 0
+        _eliminate_top(bs, g, a_all[sel] - lo.lelim0, p)
 
     # place_ring
     sel = a_all < lo.move0

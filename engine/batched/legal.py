@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.batched.lines import has_line
-from engine.batched.moves import layout
+from engine.batched.lines import line_options
+from engine.batched.moves import layout, line_windows
 from engine.batched.scan import Scan
 from engine.batched.state import (
     CAPTURE, CHAIN_CAPTURE, FORCED_ELIMINATION, LINE_PROCESSING, MOVEMENT, PENDING,
@@ -34,6 +34,7 @@ class Legal:
     regions: torch.Tensor  # [B] processable regions exist (valid where a line/territory no-op is)
     controls: torch.Tensor  # [B] the player to move controls a stack
     labels: torch.Tensor  # [B, W, N] region fills (valid for games choosing a region)
+    line_len: torch.Tensor  # [B, N, A] run lengths of the mover's markers
 
 
 def player_col(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
@@ -107,7 +108,11 @@ def legal_mask(bs: BatchState, top: torch.Tensor, cap: torch.Tensor, sc: Scan) -
     # line and territory processing when nothing is there to decide (R120, R140)
     settled = active & (bs.pending == 0)
     line_cand = settled & (ph == LINE_PROCESSING)
-    no_line = line_cand & ~has_line(bs, p)
+    lines, line_len = line_options(bs, p, line_windows(tb, bs.num_players))
+    line_dec = line_cand & lines.flatten(1).any(1)
+    no_line = line_cand & ~line_dec
+    lines &= line_dec[:, None, None, None]
+    lelim = own & (active & (ph == LINE_PROCESSING) & (bs.pending == PENDING.index("line")))[:, None]
     terr_cand = settled & (ph == TERRITORY_PROCESSING)
     regions = torch.zeros_like(active)
     W = bs.num_players + 1
@@ -129,9 +134,10 @@ def legal_mask(bs: BatchState, top: torch.Tensor, cap: torch.Tensor, sc: Scan) -
 
     specials = torch.stack([skip_place, no_place, in_capt, no_move, no_line, no_terr, region_dec], 1)
     mask = torch.cat([place.flatten(1), move.flatten(1), capt.flatten(1), choose.flatten(1),
-                      elim, forced, specials], 1)
+                      elim, forced, lines.flatten(1), lelim, specials], 1)
     vec = ((in_place & ~swap) | (in_move & ~need_recovery) | in_capt | in_chain | no_line | no_terr
-           | region_dec | elim.any(1) | in_fe)
+           | region_dec | elim.any(1) | in_fe | line_dec | lelim.any(1))
     mask &= vec.unsqueeze(1)
     assert mask.shape[1] == layout(tb, bs.num_players).size
-    return Legal(mask, vec, active & ~vec, place, move, capt, regions, own.any(1), labels)
+    return Legal(mask, vec, active & ~vec, place, move, capt, regions, own.any(1), labels,
+                 line_len)

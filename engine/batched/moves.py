@@ -14,6 +14,10 @@ One index space per board, shared by every vectorized phase so that one legal ma
                    recorded beside the index
   ELIM    N        eliminate_rings_from_stack (territory context) on cell c
   FORCED  N        forced_elimination on cell c
+  LINE    N*A*O    the line starting at cell c along line axis a, option o (lines.py):
+                   process_line, Option 1, or the Option-2 window o - 2; its length is
+                   recorded beside the index
+  LELIM   N        eliminate_rings_from_stack (line context) on cell c
   SPECIAL 7        skip_placement, no_placement_action, skip_capture, no_movement_action,
                    no_line_action, no_territory_action, skip_territory_processing
 
@@ -40,6 +44,8 @@ class Layout:
     d: int
     r: int
     w: int
+    a: int  # line axes
+    o: int  # line options per (cell, axis): process_line, whole line, windows
 
     @property
     def move0(self) -> int:
@@ -62,8 +68,16 @@ class Layout:
         return self.elim0 + self.n
 
     @property
-    def special0(self) -> int:
+    def line0(self) -> int:
         return self.forced0 + self.n
+
+    @property
+    def lelim0(self) -> int:
+        return self.line0 + self.n * self.a * self.o
+
+    @property
+    def special0(self) -> int:
+        return self.lelim0 + self.n
 
     @property
     def size(self) -> int:
@@ -71,7 +85,12 @@ class Layout:
 
 
 def layout(tb: BoardTables, num_players: int) -> Layout:
-    return Layout(tb.n, tb.d, tb.r, num_players + 1)
+    return Layout(tb.n, tb.d, tb.r, num_players + 1, len(tb.axes), line_windows(tb, num_players) + 2)
+
+
+def line_windows(tb: BoardTables, num_players: int) -> int:
+    """Most Option-2 windows a line can have: runs are at most R + 1 long."""
+    return max(1, tb.r + 1 - tb.geo.spec.collapse_length(num_players) + 1)
 
 
 def decode(tb: BoardTables, num_players: int, a: int, player: int, phase: int, target: int,
@@ -88,8 +107,22 @@ def decode(tb: BoardTables, num_players: int, a: int, player: int, phase: int, t
         return Move("choose_territory_option", player, keys[min(region or [0])], region=rk)
     if lo.elim0 <= a < lo.forced0:
         return Move("eliminate_rings_from_stack", player, keys[a - lo.elim0], context="territory")
-    if lo.forced0 <= a < lo.special0:
+    if lo.forced0 <= a < lo.line0:
         return Move("forced_elimination", player, keys[a - lo.forced0])
+    if lo.line0 <= a < lo.lelim0:
+        c, rest = divmod(a - lo.line0, lo.a * lo.o)
+        ax, o = divmod(rest, lo.o)
+        line = [c] + list(rays[c][tb.axes[ax]][: target - 1])  # target: the line's length
+        lk = tuple(keys[x] for x in line)
+        if o == 0:
+            return Move("process_line", player, lk[0], line=lk)
+        if o == 1:
+            return Move("choose_line_option", player, lk[0], line=lk, cells=lk)
+        L2 = tb.geo.spec.collapse_length(num_players)
+        win = lk[o - 2: o - 2 + L2]
+        return Move("choose_line_option", player, win[0], line=lk, cells=win)
+    if lo.lelim0 <= a < lo.special0:
+        return Move("eliminate_rings_from_stack", player, keys[a - lo.lelim0], context="line")
     if a < lo.region0:
         capture = a >= lo.capt0
         rel = a - (lo.capt0 if capture else lo.move0)

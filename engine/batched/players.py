@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 
 from engine.batched.legal import Legal
+from engine.batched.moves import SPECIALS, layout
 from engine.batched.scan import Scan
 from engine.batched.state import BatchState
 from engine.state import GameState
@@ -123,9 +124,17 @@ def heuristic_choice(bs: BatchState, legal: Legal, sc: Scan, top: torch.Tensor,
                        .unsqueeze(1).expand(B, W, n + 1).contiguous())
     region = w_te * size[:, :, :n] + w_el * rings[:, :, :n]
     own_cap = (w_el - w_ct) * cap[:, :n].float()
-    specials = torch.zeros(B, legal.mask.shape[1] - region[0].numel() - 5 * n - 2 * move[0].numel(),
-                           device=p.device)
+    # lines: markers turned into territory (the whole line, or L2 of them)
+    L2 = tb.geo.spec.collapse_length(bs.num_players)
+    ll = legal.line_len.float()
+    lo = layout(tb, bs.num_players)
+    opt = torch.full((B, n, lo.a, lo.o), float(L2), device=p.device)
+    opt[..., 0] = ll
+    opt[..., 1] = ll
+    line = (w_te - w_mk) * opt
+    top_ring = torch.full((B, n), w_el - w_ct, device=p.device)
+    specials = torch.zeros(B, len(SPECIALS), device=p.device)
     score = torch.cat([place.flatten(1), move.flatten(1), capt.flatten(1), region.flatten(1),
-                       own_cap, own_cap, specials], 1)
+                       own_cap, own_cap, line.flatten(1), top_ring, specials], 1)
     score = score + tie_noise(score.shape, gen, score.device)
     return torch.where(legal.mask, score, torch.full_like(score, -1e9)).argmax(1)

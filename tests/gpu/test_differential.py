@@ -53,11 +53,16 @@ def test_move_vocabulary_is_exercised() -> None:
     """The vectorized path plays every kind of move it claims, and the fallback is used."""
     g = play_and_check("square8", 2, 32, "random", 11)
     kinds = {m.type for ms in g.moves() for m in ms}
-    for k in ("place_ring", "skip_placement", "move_stack", "overtaking_capture",
-              "continue_capture_segment", "skip_capture", "no_line_action",
-              "no_territory_action", "no_placement_action"):
+    for k in ("place_ring", "skip_placement", "no_placement_action", "move_stack",
+              "overtaking_capture", "continue_capture_segment", "skip_capture",
+              "no_movement_action", "process_line", "choose_line_option", "no_line_action",
+              "choose_territory_option", "skip_territory_processing", "no_territory_action",
+              "eliminate_rings_from_stack", "forced_elimination", "recovery_slide"):
         assert k in kinds, k
-    assert g.fallback_moves > 0
+    # only recovery is left to the fallback
+    fallback_kinds = {m.type for _, _, ms in g._fb_log for m in ms}
+    assert fallback_kinds and fallback_kinds <= {"recovery_slide", "skip_recovery",
+                                                 "eliminate_rings_from_stack"}
 
 
 SLOW = [
