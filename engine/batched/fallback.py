@@ -1,9 +1,10 @@
 """The documented per-game fallback for the phases not vectorized.
 
-Which positions take it (flagged by `legal.legal_mask`): a line to process or a line
-reward owed, a processable region or a region self-elimination owed, forced
-elimination (and the forced end of turn after it), a recovery-eligible player in
-movement, a possible pie-rule swap, and a chain capture without its position.
+Which positions take it (flagged by `legal.legal_mask`): a recovery-eligible player in
+movement (recovery slides, R110-R115: line-mode precedence, per-slide extraction
+choices), a recovery-context self-elimination owed after a region in a recovery turn, a
+possible pie-rule swap (not enabled by default), and a chain capture without its
+position (only in imported states). Everything else is vectorized.
 
 How: the affected games are read out as `GameState`s (exact, `state.read_states`),
 the reference engine lists the legal moves, the same player policy picks one
@@ -20,8 +21,6 @@ from engine.batched.players import linear_value
 from engine.batched.state import BatchState, read_states, write_states
 from engine.moves import Move
 from engine.rules import apply_in_place, legal_moves
-from engine.rules import lines as L
-from engine.rules import territory as T
 from engine.rules.recovery import is_eligible
 from engine.state import GameState
 
@@ -32,15 +31,11 @@ def needs_fallback(s: GameState) -> bool:
     if s.status != "active":
         return False
     p = s.current_player
-    if s.phase == "forced_elimination":
-        return True
-    if s.phase == "line_processing":
-        return s.pending is not None or bool(L.find_lines(s, p))
     if s.phase == "territory_processing":
-        return s.pending is not None or bool(T.processable_regions(s, p))
+        return s.pending == "recovery"
     if s.phase == "movement":
-        return (s.must_move < 0 or s.stacks[s.must_move] is None) and not s.controls_any_stack(p) \
-            and is_eligible(s, p)
+        return ((s.must_move < 0 or s.stacks[s.must_move] is None)
+                and not s.controls_any_stack(p) and is_eligible(s, p))
     return False
 
 

@@ -1,9 +1,11 @@
-"""Legal-move masks of the vectorized phases: ring_placement, movement, capture, chain_capture.
+"""Legal-move masks of every vectorized phase, one flat mask [B, A] per step.
 
 The masks reproduce `engine.rules.turn.legal_moves` move for move (the differential
-tests replay every game through it). A game whose position needs a rule not
-vectorized here (a recovery-eligible player in movement, a possible pie-rule swap, a
-chain without its position) is flagged for the per-game fallback instead.
+tests replay every game through it): placement, movement, captures and chains, line
+decisions and rewards, region decisions and self-eliminations, forced elimination,
+and the no-action / skip moves. A position needing a rule not vectorized here (a
+recovery-eligible player in movement, a recovery-context elimination, a possible
+pie-rule swap, a chain without its position) is flagged for the per-game fallback.
 """
 from __future__ import annotations
 
