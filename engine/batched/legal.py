@@ -9,7 +9,7 @@ pie-rule swap, a chain without its position) is flagged for the per-game fallbac
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -37,6 +37,9 @@ class Legal:
     controls: torch.Tensor  # [B] the player to move controls a stack
     labels: torch.Tensor  # [B, W, N] region fills (valid for games choosing a region)
     line_len: torch.Tensor  # [B, N, A] run lengths of the mover's markers
+
+    def slice(self, sl: slice) -> "Legal":
+        return Legal(*(getattr(self, f.name)[sl] for f in fields(self)))
 
 
 def player_col(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:

@@ -80,7 +80,23 @@ def tie_noise(shape: tuple[int, int], gen: torch.Generator, device: torch.device
 
 
 def heuristic_choice(bs: BatchState, legal: Legal, sc: Scan, top: torch.Tensor,
-                     cap: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+                     cap: torch.Tensor, gen: torch.Generator, budget: float = 4e8) -> torch.Tensor:
+    """Best-scoring legal index per game. Scored in chunks of games so that the float
+    score tensors ([chunk, A], A > 100k on the large boards) stay within `budget`
+    elements: a loop over a few chunks, not over games."""
+    B, A = legal.mask.shape
+    chunk = max(1, int(budget // A))
+    if B <= chunk:
+        return _heuristic(bs, legal, sc, top, cap, gen)
+    out = []
+    for i in range(0, B, chunk):
+        sl = slice(i, i + chunk)
+        out.append(_heuristic(bs.slice(sl), legal.slice(sl), sc.slice(sl), top[sl], cap[sl], gen))
+    return torch.cat(out)
+
+
+def _heuristic(bs: BatchState, legal: Legal, sc: Scan, top: torch.Tensor,
+               cap: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     w_el, w_te, w_mk, w_ct, w_hd = WEIGHTS
     opp = 1.0 / (bs.num_players - 1)
     tb = bs.tables
@@ -102,7 +118,7 @@ def heuristic_choice(bs: BatchState, legal: Legal, sc: Scan, top: torch.Tensor,
     place = w_ct * (ctrl + opp * torch.where(on_stack, loss_other, torch.zeros_like(loss_other)))
     place = place - w_hd * k.view(1, 1, 3)
     # moves and captures: path markers before landing i, landing marker at i
-    mk = bs.markers[:, sc.cells[0].reshape(-1)].view(B, *sc.cells.shape[1:]).long()
+    mk = bs.markers[:, sc.cells[0].reshape(-1)].view(B, *sc.cells.shape[1:])
     mine = (mk == pc[:, :, None, None]).float()
     theirs = ((mk != 0) & (mk != pc[:, :, None, None])).float()
     mine_before = torch.cumsum(mine, -1) - mine

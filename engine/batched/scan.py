@@ -87,6 +87,9 @@ class Scan:
     tcap: torch.Tensor
     tstack: torch.Tensor
 
+    def slice(self, sl: slice) -> "Scan":
+        return Scan(self.cells[sl], self.f[sl], self.j[sl], self.tgt[sl], self.tcap[sl], self.tstack[sl])
+
     def can_act(self, h: torch.Tensor, cap: torch.Tensor) -> torch.Tensor:
         """[B, C] bool: a stack of height h, cap `cap` ([B, C]) at each source can act."""
         h = h.unsqueeze(-1)

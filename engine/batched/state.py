@@ -71,6 +71,10 @@ class BatchState:
         """A copy of games g (for work that only some games need)."""
         return BatchState(self.tables, self.num_players, {k: v[g] for k, v in self.t.items()})
 
+    def slice(self, sl: slice) -> "BatchState":
+        """A view of a contiguous range of games (no copy)."""
+        return BatchState(self.tables, self.num_players, {k: v[sl] for k, v in self.t.items()})
+
     def ensure_capacity(self, need: int) -> None:
         """Grow the ring axis of `stacks` so that a stack of `need` rings fits."""
         st = self.t["stacks"]

@@ -52,6 +52,7 @@ class BatchedGames:
         self.gen.manual_seed(seed)
         self.rng = random.Random(seed)
         self.steps = 0
+        self.score_budget = 4e8  # elements per heuristic scoring chunk (players.py)
         self.vec_moves = 0
         self.fallback_moves = 0
         self.fallback_seconds = 0.0
@@ -71,7 +72,7 @@ class BatchedGames:
         if self.player == "random":
             a = random_choice(legal.mask, self.gen)
         else:
-            a = heuristic_choice(bs, legal, sc, top, cap, self.gen)
+            a = heuristic_choice(bs, legal, sc, top, cap, self.gen, self.score_budget)
         g = torch.nonzero(legal.vec).squeeze(1)
         p, ph = bs.current_player[g].clone(), bs.phase[g].clone()
         target, regions = apply_actions(bs, a, legal, sc, top, cap)

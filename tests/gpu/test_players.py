@@ -21,3 +21,20 @@ def test_random_choice_is_legal_and_uniform() -> None:
     assert counts[0, [3, 300, 999]].min() > 900
     assert counts[1, [255, 256]].min() > 1400
     assert counts[2, 512:].sum() == 3000
+
+
+def test_heuristic_scoring_in_chunks_plays_the_same_games() -> None:
+    """Chunking the score tensors (for GPU memory on the large boards) changes nothing."""
+    from engine.batched.check import replay_check
+    from engine.batched.step import BatchedGames
+
+    torch.set_num_threads(1)
+    played = []
+    for budget in (4e8, 3e4):  # one chunk, or about 3 games per chunk
+        g = BatchedGames("square8", 2, 8, player="heuristic", seed=5)
+        g.score_budget = budget
+        g.play()
+        moves = g.moves()
+        assert replay_check("square8", 2, moves, g.final_states()) == []
+        played.append([[m.sig() for m in ms] for ms in moves])
+    assert played[0] == played[1]
