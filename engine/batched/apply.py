@@ -12,13 +12,14 @@ import torch
 
 from engine.batched.legal import Legal
 from engine.batched.lines import apply_line_choice
+from engine.batched.recovery import apply_slide, extract_buried
 from engine.batched.decisions import (
     after_choose_region, after_region, apply_region, eliminate_cap, end_territory,
     forced_elimination,
 )
 from engine.batched.moves import (
     NO_LINE, NO_MOVEMENT, NO_PLACEMENT, NO_TERRITORY, SKIP_CAPTURE, SKIP_PLACEMENT,
-    SKIP_TERRITORY, layout,
+    SKIP_RECOVERY, SKIP_TERRITORY, layout,
 )
 from engine.batched.scan import Scan, capture_exists, tops_at
 from engine.batched.state import (
@@ -80,10 +81,12 @@ def _capture_from(bs: BatchState, g: torch.Tensor, cell: torch.Tensor, p: torch.
 
 
 def apply_actions(bs: BatchState, a: torch.Tensor, legal: Legal, sc: Scan, top: torch.Tensor,
-                  cap: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
-    """Apply action a[b] to every game with legal.vec[b].
+                  cap: torch.Tensor, extraction: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+    """Apply action a[b] to every game with legal.vec[b] (`extraction`: the stack each
+    recovery slide pays from).
 
-    Returns each capture's target (-1 else) and, for region choices, (games, cell sets).
+    Returns each capture's target or line's length (-1 else) and what the move log needs
+    beside the index: {'regions': (games, cell sets), 'recovery': (games, mode, stack, cells)}.
 
     `sc`, `top` and `cap` describe the board the legal mask was built from (the scan's
     targets name the captured stacks; the seat facts at a turn's end come from it).
@@ -92,10 +95,10 @@ def apply_actions(bs: BatchState, a: torch.Tensor, legal: Legal, sc: Scan, top: 
     tb = bs.tables
     lo = layout(tb, bs.num_players)
     target = torch.full_like(a, -1)
-    regions_played = None
+    extras: dict = {}
     g_all = torch.nonzero(vec).squeeze(1)
     if g_all.numel() == 0:
-        return target, None
+        return target, extras
     p_all = bs.current_player[g_all]
     a_all = a[g_all]
     # apply_in_place bookkeeping
@@ -125,7 +128,7 @@ def apply_actions(bs: BatchState, a: torch.Tensor, legal: Legal, sc: Scan, top: 
         g, p, x = g_all[sel], p_all[sel], a_all[sel] - lo.region0
         w, root = x // lo.n, x % lo.n
         member = legal.labels[g, w] == root[:, None]
-        regions_played = (g, member)
+        extras["regions"] = (g, member)
         apply_region(bs, g, member, p)
         after_choose_region(bs, g, p)
     sel = (a_all >= lo.elim0) & (a_all < lo.forced0)
@@ -147,11 +150,30 @@ def apply_actions(bs: BatchState, a: torch.Tensor, legal: Legal, sc: Scan, top: 
         length = legal.line_len[g, c, ax]
         target[g] = length
         apply_line_choice(bs, g, c, ax, o, length, p, legal.controls[g])
-    sel = (a_all >= lo.lelim0) & (a_all < lo.special0)
+    sel = (a_all >= lo.lelim0) & (a_all < lo.rec0)
     if sel.any():
         g, p = g_all[sel], p_all[sel]
         bs.pending[g] = 0
         _eliminate_top(bs, g, a_all[sel] - lo.lelim0, p)
+
+    # recovery slides and the recovery-context elimination
+    sel = (a_all >= lo.rec0) & (a_all < lo.relim0)
+    if sel.any():
+        g, p, x = g_all[sel], p_all[sel], a_all[sel] - lo.rec0
+        cd, slot = x // lo.k, x % lo.k
+        frm, d = cd // lo.d, cd % lo.d
+        e = extraction[g]
+        mode = legal.slides.mode[g, frm, d]
+        cells = apply_slide(bs, g, frm, d, slot, e, legal.slides, p, _eliminate_top)
+        extras["recovery"] = (g, mode, e, cells)
+    sel = (a_all >= lo.relim0) & (a_all < lo.special0)
+    if sel.any():
+        g, p = g_all[sel], p_all[sel]
+        has = extract_buried(bs, g, a_all[sel] - lo.relim0, p).long()
+        bs.board_elim[g, p] += has
+        bs.total_elim[g] += has
+        bs.pending[g] = 0
+        after_region(bs, g)
 
     # place_ring
     sel = a_all < lo.move0
@@ -223,8 +245,10 @@ def apply_actions(bs: BatchState, a: torch.Tensor, legal: Legal, sc: Scan, top: 
     bs.phase[g_all[(sp == SKIP_PLACEMENT) | (sp == NO_PLACEMENT)]] = MOVEMENT
     bs.phase[g_all[(sp == SKIP_CAPTURE) | (sp == NO_MOVEMENT)]] = LINE_PROCESSING
 
+    bs.phase[g_all[sp == SKIP_RECOVERY]] = LINE_PROCESSING
+
     check_move_cap(bs, g_all)
-    return target, regions_played
+    return target, extras
 
 
 def _fit(row: torch.Tensor, bs: BatchState) -> torch.Tensor:

@@ -15,6 +15,7 @@ import torch
 
 from engine.batched.lines import line_options
 from engine.batched.moves import layout, line_windows
+from engine.batched.recovery import Slides, buried_of, slides
 from engine.batched.scan import Scan
 from engine.batched.state import (
     CAPTURE, CHAIN_CAPTURE, FORCED_ELIMINATION, LINE_PROCESSING, MOVEMENT, PENDING,
@@ -37,9 +38,16 @@ class Legal:
     controls: torch.Tensor  # [B] the player to move controls a stack
     labels: torch.Tensor  # [B, W, N] region fills (valid for games choosing a region)
     line_len: torch.Tensor  # [B, N, A] run lengths of the mover's markers
+    recovering: torch.Tensor  # [B] games choosing a recovery slide
+    slides: Slides | None  # their options (None when no game recovers)
 
     def slice(self, sl: slice) -> "Legal":
-        return Legal(*(getattr(self, f.name)[sl] for f in fields(self)))
+        parts = {f.name: getattr(self, f.name) for f in fields(self)}
+        sld = parts.pop("slides")
+        out = Legal(**{k: v[sl] for k, v in parts.items()}, slides=None)
+        if sld is not None:
+            out.slides = Slides(*(getattr(sld, f.name)[sl] for f in fields(sld)))
+        return out
 
 
 def player_col(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
@@ -102,6 +110,15 @@ def legal_mask(bs: BatchState, top: torch.Tensor, cap: torch.Tensor, sc: Scan) -
     src_move = torch.where((mm >= 0).unsqueeze(1), mm_cell, own) & in_move.unsqueeze(1)
     need_recovery = in_move & ~src_move.any(1) & eligible
     src_move &= ~need_recovery.unsqueeze(1)
+    K = layout(tb, bs.num_players).k
+    if need_recovery.any():
+        sld = slides(bs, p, need_recovery)
+        rec = sld.slots
+    else:
+        sld = None
+        rec = torch.zeros(B, n, tb.d, K, dtype=torch.bool, device=p.device)
+    relim = buried_of(bs, p) & (active & (ph == TERRITORY_PROCESSING)
+                                & (bs.pending == PENDING.index("recovery")))[:, None]
     in_capt = active & (ph == CAPTURE)
     in_chain = active & (ph == CHAIN_CAPTURE) & (chain >= 0)
     src_capt = (src_move | (_one_hot(mm, n) & in_capt.unsqueeze(1))
@@ -137,12 +154,13 @@ def legal_mask(bs: BatchState, top: torch.Tensor, cap: torch.Tensor, sc: Scan) -
     in_fe = active & (ph == FORCED_ELIMINATION)
     forced = own & in_fe[:, None]
 
-    specials = torch.stack([skip_place, no_place, in_capt, no_move, no_line, no_terr, region_dec], 1)
+    specials = torch.stack([skip_place, no_place, in_capt, no_move, no_line, no_terr, region_dec,
+                            need_recovery], 1)
     mask = torch.cat([place.flatten(1), move.flatten(1), capt.flatten(1), choose.flatten(1),
-                      elim, forced, lines.flatten(1), lelim, specials], 1)
-    vec = ((in_place & ~swap) | (in_move & ~need_recovery) | in_capt | in_chain | no_line | no_terr
-           | region_dec | elim.any(1) | in_fe | line_dec | lelim.any(1))
+                      elim, forced, lines.flatten(1), lelim, rec.flatten(1), relim, specials], 1)
+    vec = ((in_place & ~swap) | in_move | in_capt | in_chain | no_line | no_terr
+           | region_dec | elim.any(1) | in_fe | line_dec | lelim.any(1) | relim.any(1))
     mask &= vec.unsqueeze(1)
     assert mask.shape[1] == layout(tb, bs.num_players).size
     return Legal(mask, vec, active & ~vec, place, move, capt, regions, own.any(1), labels,
-                 line_len)
+                 line_len, need_recovery, sld)

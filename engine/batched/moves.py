@@ -18,8 +18,12 @@ One index space per board, shared by every vectorized phase so that one legal ma
                    process_line, Option 1, or the Option-2 window o - 2; its length is
                    recorded beside the index
   LELIM   N        eliminate_rings_from_stack (line context) on cell c
-  SPECIAL 7        skip_placement, no_placement_action, skip_capture, no_movement_action,
-                   no_line_action, no_territory_action, skip_territory_processing
+  REC     N*D*K    recovery_slide of p's marker on c along d, slot k (recovery.py); its
+                   mode, extraction stack and collapsed cells are recorded beside it
+  RELIM   N        eliminate_rings_from_stack (recovery context) on cell c
+  SPECIAL 8        skip_placement, no_placement_action, skip_capture, no_movement_action,
+                   no_line_action, no_territory_action, skip_territory_processing,
+                   skip_recovery
 
 Capture indices decode to overtaking_capture, or continue_capture_segment in the
 chain_capture phase.
@@ -33,9 +37,10 @@ from engine.batched.tables import BoardTables
 from engine.moves import Move
 
 SPECIALS = ("skip_placement", "no_placement_action", "skip_capture", "no_movement_action",
-            "no_line_action", "no_territory_action", "skip_territory_processing")
+            "no_line_action", "no_territory_action", "skip_territory_processing", "skip_recovery")
 (SKIP_PLACEMENT, NO_PLACEMENT, SKIP_CAPTURE, NO_MOVEMENT, NO_LINE, NO_TERRITORY,
- SKIP_TERRITORY) = range(7)
+ SKIP_TERRITORY, SKIP_RECOVERY) = range(8)
+RECOVERY_MODES = ("line", "fallback", "stack_strike")
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class Layout:
     w: int
     a: int  # line axes
     o: int  # line options per (cell, axis): process_line, whole line, windows
+    k: int  # recovery slots per slide
 
     @property
     def move0(self) -> int:
@@ -76,8 +82,16 @@ class Layout:
         return self.line0 + self.n * self.a * self.o
 
     @property
-    def special0(self) -> int:
+    def rec0(self) -> int:
         return self.lelim0 + self.n
+
+    @property
+    def relim0(self) -> int:
+        return self.rec0 + self.n * self.d * self.k
+
+    @property
+    def special0(self) -> int:
+        return self.relim0 + self.n
 
     @property
     def size(self) -> int:
@@ -85,7 +99,9 @@ class Layout:
 
 
 def layout(tb: BoardTables, num_players: int) -> Layout:
-    return Layout(tb.n, tb.d, tb.r, num_players + 1, len(tb.axes), line_windows(tb, num_players) + 2)
+    L = tb.geo.spec.line_length(num_players)
+    return Layout(tb.n, tb.d, tb.r, num_players + 1, len(tb.axes), line_windows(tb, num_players) + 2,
+                  1 + max(1, tb.r + 2 - L))
 
 
 def line_windows(tb: BoardTables, num_players: int) -> int:
@@ -94,9 +110,10 @@ def line_windows(tb: BoardTables, num_players: int) -> int:
 
 
 def decode(tb: BoardTables, num_players: int, a: int, player: int, phase: int, target: int,
-           region: list[int] | None = None) -> Move:
-    """The Move of action index `a` played by `player` in `phase` (`target`: capture target,
-    `region`: the cells of a chosen region)."""
+           region: list[int] | None = None, recovery: tuple[int, int, list[int]] | None = None) -> Move:
+    """The Move of action index `a` played by `player` in `phase` (`target`: capture target
+    or line length, `region`: a chosen region's cells, `recovery`: (mode, extraction
+    stack, collapsed cells) of a recovery slide)."""
     lo = layout(tb, num_players)
     keys = tb.geo.keys
     rays = tb.geo.rays
@@ -121,8 +138,20 @@ def decode(tb: BoardTables, num_players: int, a: int, player: int, phase: int, t
         L2 = tb.geo.spec.collapse_length(num_players)
         win = lk[o - 2: o - 2 + L2]
         return Move("choose_line_option", player, win[0], line=lk, cells=win)
-    if lo.lelim0 <= a < lo.special0:
+    if lo.lelim0 <= a < lo.rec0:
         return Move("eliminate_rings_from_stack", player, keys[a - lo.lelim0], context="line")
+    if lo.rec0 <= a < lo.relim0:
+        cd, slot = divmod(a - lo.rec0, lo.k)
+        c, d = divmod(cd, lo.d)
+        mode, e, cells = recovery or (0, 0, [])
+        to, frm = keys[rays[c][d][0]], keys[c]
+        if slot > 0:
+            return Move("recovery_slide", player, to, frm, mode="line", option=2,
+                        cells=tuple(keys[x] for x in cells), extraction=())
+        return Move("recovery_slide", player, to, frm, mode=RECOVERY_MODES[mode],
+                    option=1 if mode == 0 else None, extraction=(keys[e],))
+    if lo.relim0 <= a < lo.special0:
+        return Move("eliminate_rings_from_stack", player, keys[a - lo.relim0], context="recovery")
     if a < lo.region0:
         capture = a >= lo.capt0
         rel = a - (lo.capt0 if capture else lo.move0)

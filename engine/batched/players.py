@@ -149,8 +149,20 @@ def _heuristic(bs: BatchState, legal: Legal, sc: Scan, top: torch.Tensor,
     opt[..., 1] = ll
     line = (w_te - w_mk) * opt
     top_ring = torch.full((B, n), w_el - w_ct, device=p.device)
+    # recovery: a line slide collapses markers into territory, a strike eliminates a ring
+    rec = torch.zeros(B, n, tb.d, lo.k, device=p.device)
+    sld = legal.slides
+    if sld is not None:
+        from engine.batched.recovery import LINE, STRIKE
+
+        L = tb.geo.spec.line_length(bs.num_players)
+        rec[..., 0] = torch.where(sld.mode == LINE, (w_te - w_mk) * sld.length.float(),
+                                  torch.where(sld.mode == STRIKE, w_el, 0.0))
+        rec[..., 1:] = (w_te - w_mk) * L
+    buried = torch.full((B, n), 0.0, device=p.device)
     specials = torch.zeros(B, len(SPECIALS), device=p.device)
     score = torch.cat([place.flatten(1), move.flatten(1), capt.flatten(1), region.flatten(1),
-                       own_cap, own_cap, line.flatten(1), top_ring, specials], 1)
+                       own_cap, own_cap, line.flatten(1), top_ring, rec.flatten(1), buried,
+                       specials], 1)
     score = score + tie_noise(score.shape, gen, score.device)
     return torch.where(legal.mask, score, torch.full_like(score, -1e9)).argmax(1)

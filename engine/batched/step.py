@@ -16,8 +16,9 @@ import torch
 from engine.batched.apply import apply_actions
 from engine.batched.fallback import run_fallback
 from engine.batched.legal import legal_mask
-from engine.batched.moves import decode
+from engine.batched.moves import SKIP_RECOVERY, decode, layout
 from engine.batched.players import heuristic_choice, random_choice
+from engine.batched.recovery import choose_extraction, weighted_slot
 from engine.batched.scan import scan, stack_tops
 from engine.batched.state import BatchState, from_states, read_states
 from engine.game import new_game
@@ -59,6 +60,7 @@ class BatchedGames:
         self._vec_log: list[torch.Tensor] = []  # rows (game, step, action, player, phase, target)
         self._fb_log: list[tuple[int, int, list[Move]]] = []
         self._region_log: list[tuple[torch.Tensor, int, torch.Tensor]] = []
+        self._rec_log: list[tuple] = []
 
     @property
     def active(self) -> int:
@@ -73,11 +75,25 @@ class BatchedGames:
             a = random_choice(legal.mask, self.gen)
         else:
             a = heuristic_choice(bs, legal, sc, top, cap, self.gen, self.score_budget)
+        extraction = None
+        if legal.slides is not None:
+            extraction = choose_extraction(legal.slides.extract, self.gen)
+            if self.player == "random":
+                # a slide paid by extraction stands for one reference move per stack
+                rg = torch.nonzero(legal.recovering).squeeze(1)
+                sld = legal.slides
+                flat = weighted_slot(sld.slots[rg], sld.extract[rg].sum(1), self.gen)
+                lo = layout(bs.tables, self.num_players)
+                skip = flat == sld.slots[0].numel()
+                a[rg] = torch.where(skip, lo.special0 + SKIP_RECOVERY, lo.rec0 + flat)
         g = torch.nonzero(legal.vec).squeeze(1)
         p, ph = bs.current_player[g].clone(), bs.phase[g].clone()
-        target, regions = apply_actions(bs, a, legal, sc, top, cap)
-        if regions is not None:
-            self._region_log.append((regions[0].cpu(), self.steps, regions[1].cpu()))
+        target, extras = apply_actions(bs, a, legal, sc, top, cap, extraction)
+        if "regions" in extras:
+            g_r, member = extras["regions"]
+            self._region_log.append((g_r.cpu(), self.steps, member.cpu()))
+        if "recovery" in extras:
+            self._rec_log.append((self.steps,) + tuple(t.cpu() for t in extras["recovery"]))
         stepcol = torch.full_like(g, self.steps)
         self._vec_log.append(torch.stack([g, stepcol, a[g], p, ph, target[g]], 1))
         self.vec_moves += g.numel()
@@ -109,11 +125,17 @@ class BatchedGames:
         for g, st, member in self._region_log:
             for gi, row in zip(g.tolist(), member):
                 cells[(gi, st)] = torch.nonzero(row).squeeze(1).tolist()
+        rec = {}
+        n = tb.n
+        for st, g, mode, e, cl in self._rec_log:
+            for gi, md, ee, row in zip(g.tolist(), mode.tolist(), e.tolist(), cl.tolist()):
+                rec[(gi, st)] = (md, ee, [c for c in row if c != n])
         if self._vec_log:
             rows = torch.cat(self._vec_log).cpu().tolist()
             npl = self.num_players
             for gi, st, a, p, ph, tgt in rows:
-                per[gi].append((st, [decode(tb, npl, a, p, ph, tgt, cells.get((gi, st)))]))
+                m = decode(tb, npl, a, p, ph, tgt, cells.get((gi, st)), rec.get((gi, st)))
+                per[gi].append((st, [m]))
         for gi, st, ms in self._fb_log:
             per[gi].append((st, ms))
         out = []

@@ -17,11 +17,13 @@ torch.set_num_threads(1)
 
 
 def play_and_check(board: str, n: int, games: int, player: str, seed: int,
-                   move_cap: int | None = None) -> BatchedGames:
-    g = BatchedGames(board, n, games, player=player, seed=seed, move_cap=move_cap)
+                   move_cap: int | None = None, rules_options: dict | None = None) -> BatchedGames:
+    g = BatchedGames(board, n, games, player=player, seed=seed, move_cap=move_cap,
+                     rules_options=rules_options)
     g.play()
     assert g.active == 0
-    problems = replay_check(board, n, g.moves(), g.final_states(), move_cap=move_cap)
+    problems = replay_check(board, n, g.moves(), g.final_states(), move_cap=move_cap,
+                            rules_options=rules_options)
     assert problems == []
     assert g.vec_moves > 0
     return g
@@ -57,12 +59,16 @@ def test_move_vocabulary_is_exercised() -> None:
               "overtaking_capture", "continue_capture_segment", "skip_capture",
               "no_movement_action", "process_line", "choose_line_option", "no_line_action",
               "choose_territory_option", "skip_territory_processing", "no_territory_action",
-              "eliminate_rings_from_stack", "forced_elimination", "recovery_slide"):
+              "eliminate_rings_from_stack", "forced_elimination", "recovery_slide",
+              "skip_recovery"):
         assert k in kinds, k
-    # only recovery is left to the fallback
-    fallback_kinds = {m.type for _, _, ms in g._fb_log for m in ms}
-    assert fallback_kinds and fallback_kinds <= {"recovery_slide", "skip_recovery",
-                                                 "eliminate_rings_from_stack"}
+    assert g.fallback_moves == 0  # default rules: everything is vectorized
+
+
+def test_fallback_path_with_the_pie_rule() -> None:
+    """The pie-rule decision goes through the per-game fallback, and stays exact."""
+    g = play_and_check("square8", 2, 16, "random", 12, rules_options={"swapRuleEnabled": True})
+    assert g.fallback_moves >= 16  # player 2's first decision in every game
 
 
 SLOW = [
