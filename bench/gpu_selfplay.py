@@ -17,7 +17,8 @@ of moves played on the per-game reference fallback (engine/batched/fallback.py).
 
 `--check N` plays N more games per configuration and player (in batches of the
 largest batch size) and replays every one through the reference engine
-(`engine.batched.check.replay_check`), printing the mismatch count.
+(`engine.batched.check.replay_check`, one process per CPU core), printing the
+mismatch count.
 """
 from __future__ import annotations
 
@@ -96,7 +97,7 @@ def check(board: str, n: int, player: str, games: int, batch: int, device: str) 
         b = min(batch, games - total)
         g = BatchedGames(board, n, b, player=player, device=device, seed=seed)
         g.play()
-        bad += len(replay_check(board, n, g.moves(), g.final_states()))
+        bad += len(replay_check(board, n, g.moves(), g.final_states(), workers=os.cpu_count() or 1))
         total += b
         seed += 1
     return total, bad
