@@ -67,6 +67,10 @@ class BatchState:
             return t[name]
         raise AttributeError(name)
 
+    def to_state(self, i: int) -> GameState:
+        """Game i as a reference GameState (exact)."""
+        return read_states(self, [i])[0]
+
     def subset(self, g: torch.Tensor) -> "BatchState":
         """A copy of games g (for work that only some games need)."""
         return BatchState(self.tables, self.num_players, {k: v[g] for k, v in self.t.items()})

@@ -62,6 +62,15 @@ class BatchedGames:
         self._region_log: list[tuple[torch.Tensor, int, torch.Tensor]] = []
         self._rec_log: list[tuple] = []
 
+    @classmethod
+    def from_states(cls, states: list[GameState], *, player: str = "random", device: str = "cpu",
+                    seed: int = 0) -> "BatchedGames":
+        """Continue games from given positions (all of one board and player count)."""
+        s0 = states[0]
+        g = cls(s0.board_type, s0.num_players, 1, player=player, device=device, seed=seed)
+        g.bs = from_states(states, pick_device(device))
+        return g
+
     @property
     def active(self) -> int:
         return int((self.bs.status == 0).sum())
