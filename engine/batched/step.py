@@ -104,7 +104,7 @@ class BatchedGames:
         if "recovery" in extras:
             self._rec_log.append((self.steps,) + tuple(t.cpu() for t in extras["recovery"]))
         stepcol = torch.full_like(g, self.steps)
-        self._vec_log.append(torch.stack([g, stepcol, a[g], p, ph, target[g]], 1))
+        self._vec_log.append(torch.stack([g, stepcol, a[g], p, ph, target[g]], 1).to(torch.int32))
         self.vec_moves += g.numel()
         fb = torch.nonzero(legal.fallback).squeeze(1).tolist()
         if fb:
