@@ -91,15 +91,12 @@ def legal_mask(bs: BatchState, top: torch.Tensor, cap: torch.Tensor, sc: Scan) -
     swap = (bs.swap_enabled & ~bs.swap_used & (p == 2) & (bs.num_players == 2)
             & bs.seat_moved[:, 1] & ~bs.seat_moved[:, 2])
     empty = (bs.collapsed[:, :n] == 0) & (bs.markers[:, :n] == 0) & (h == 0)
-    place = torch.zeros(B, n, 3, dtype=torch.bool, device=p.device)
-    for k in (1, 2, 3):
-        kk = torch.full_like(h, k)
-        place[:, :, k - 1] = empty & sc.can_act(kk, kk) & (hand >= k).unsqueeze(1)
-    cap_on = torch.where(own, cp + 1, torch.ones_like(cp))
-    on_stack = (h > 0) & sc.can_act(h + 1, cap_on) & (hand >= 1).unsqueeze(1)
+    reach = sc.reach(h, cp)
+    place = torch.stack([empty & reach[f"new{k}"] & (hand >= k).unsqueeze(1) for k in (1, 2, 3)], 2)
+    on_stack = torch.where(own, reach["own_plus"], reach["foreign_plus"]) & (hand >= 1).unsqueeze(1)
     place[:, :, 0] |= on_stack
     place &= in_place[:, None, None]
-    stack_action = (own & sc.can_act(h, cp)).any(1)
+    stack_action = (own & reach["now"]).any(1)
     skip_place = in_place & (hand > 0) & (stack_action | eligible)
     no_place = in_place & ~place.flatten(1).any(1) & ~skip_place
 

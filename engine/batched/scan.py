@@ -16,7 +16,7 @@ landing exists: j >= f + 2 and j >= h.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -86,6 +86,22 @@ class Scan:
     tgt: torch.Tensor
     tcap: torch.Tensor
     tstack: torch.Tensor
+    _reach: dict = field(default_factory=dict)
+
+    def reach(self, h: torch.Tensor, cap: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The can_act answers placement, rotation and LPS keep asking, computed once per
+        scan ([B, N] each; h, cap: the board's heights and caps, [B, N]):
+        new1..new3: a new k-ring stack here could act; now: the stack here can act;
+        own_plus / foreign_plus: after one more ring of its controller / of someone else."""
+        if not self._reach:
+            r = self._reach
+            for k in (1, 2, 3):
+                kk = torch.full_like(h, k)
+                r[f"new{k}"] = self.can_act(kk, kk)
+            r["now"] = self.can_act(h, cap) & (h > 0)
+            r["own_plus"] = self.can_act(h + 1, cap + 1) & (h > 0)
+            r["foreign_plus"] = self.can_act(h + 1, torch.ones_like(cap)) & (h > 0)
+        return self._reach
 
     def slice(self, sl: slice) -> "Scan":
         return Scan(self.cells[sl], self.f[sl], self.j[sl], self.tgt[sl], self.tcap[sl], self.tstack[sl])

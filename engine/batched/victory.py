@@ -56,11 +56,9 @@ def seat_facts(bs: BatchState, top: torch.Tensor, cap: torch.Tensor, sc: Scan) -
     h = bs.height[:, :n].long()
     tp, cp = top[:, :n], cap[:, :n]
     empty = (bs.collapsed[:, :n] == 0) & (bs.markers[:, :n] == 0) & (h == 0)
-    new_ok = [(empty & sc.can_act(torch.full_like(h, k), torch.full_like(h, k))).any(1)
-              for k in (1, 2, 3)]
-    act_own = sc.can_act(h + 1, cp + 1) & (h > 0)
-    act_foreign = sc.can_act(h + 1, torch.ones_like(cp)) & (h > 0)
-    can_now = sc.can_act(h, cp) & (h > 0)
+    reach = sc.reach(h, cp)
+    new_ok = [(empty & reach[f"new{k}"]).any(1) for k in (1, 2, 3)]
+    act_own, act_foreign, can_now = reach["own_plus"], reach["foreign_plus"], reach["now"]
     stacks = bs.stacks[:, :n].long()
     pos = torch.arange(stacks.shape[2], device=dev)
     in_stack = pos < h.unsqueeze(2)
