@@ -21,8 +21,8 @@ Events of continuous runs carry the label `rift.mode: continuous`, so the trigge
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -43,7 +43,8 @@ def open_iteration(data: DataConfig, config: str) -> int:
 
 def continuous_context(board: str, players: int, profile: str, data_dir: str | None, pipeline_config: str | None,
                        iteration: int | None = None, **updates: Any) -> tuple[Any, PhaseContext, DataConfig]:
-    """The iteration's context (settings validated once), marked continuous, at the open iteration."""
+    """The iteration's context (settings validated once), marked continuous, at the open iteration (or
+    `iteration`). Selfplay asks again before every batch, so its games name the iteration they will train."""
     cfg, ctx, data = make_context(board, players, profile, iteration or 1, data_dir, pipeline_config)
     number = iteration or open_iteration(data, ctx.config)
     return cfg, ctx.model_copy(update={"mode": "continuous", "iteration": number, **updates}), data

@@ -159,7 +159,7 @@ def retry_options(retries: RetrySettings) -> dict[str, Any]:
 def phase_task(phase: str) -> Callable[[Callable[..., dict[str, Any]]], Any]:
     """The `@task` of one phase: named, keyed by `phase_key`, results persisted, retried by default
     (the flow narrows retries to the profile's with `retry_options`)."""
-    return task(name=phase, task_run_name=f"{phase} {{ctx.board}} {{ctx.players}}p i{{ctx.iteration}}",
+    return task(name=phase, task_run_name=f"{phase} {{ctx.board}} {{ctx.players}}p i{{ctx.iteration}}{{ctx.stream}}",
                 cache_key_fn=_cache_key_fn(phase), persist_result=True, retry_condition_fn=_retry_unless_permanent,
                 **retry_options(RetrySettings()))
 

@@ -61,15 +61,30 @@ def started_by_automation(stack: Stack) -> dict[str, str]:
     return out
 
 
+def triggers_enabled(stack: Stack) -> dict[str, bool]:
+    """`<flow>/hex8` -> whether its deployment's trigger (an automation it owns) is enabled."""
+    out = {}
+    for flow in ("continuous-train", "continuous-evaluate"):
+        deployment = api.get(stack.api, f"/deployments/name/{flow}/hex8")
+        for automation in api.get(stack.api, f"/automations/related-to/prefect.deployment.{deployment['id']}"):
+            out[flow] = automation["enabled"]
+    return out
+
+
 def stamp(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def test_training_and_evaluation_start_from_events(stack):
+    assert triggers_enabled(stack) == {"continuous-train": False, "continuous-evaluate": False}  # as deployed
+    train_deployment = api.get(stack.api, "/deployments/name/continuous-train/hex8")
+    assert train_deployment["concurrency_limit"] == 1
+    assert train_deployment["concurrency_options"]["collision_strategy"] == "ENQUEUE"
     stack.worker("w1")
     out = stack.cli(str(BIN / "python"), "-m", "cli.main", "continuous", "on", "--board", "hex8",
                     "--profile", "tiny", "--batches", "3")
     assert "continuous triggers on:" in out and "continuous-selfplay/hex8" in out
+    assert triggers_enabled(stack) == {"continuous-train": True, "continuous-evaluate": True}
 
     selfplay = stack.wait(runs_of(stack, "continuous-selfplay")[0]["id"])
     assert selfplay["state"]["type"] == "COMPLETED", selfplay["state"]
@@ -103,3 +118,4 @@ def test_training_and_evaluation_start_from_events(stack):
 
     out = stack.cli(str(BIN / "python"), "-m", "cli.main", "continuous", "off", "--board", "hex8")
     assert "continuous triggers off:" in out
+    assert triggers_enabled(stack) == {"continuous-train": False, "continuous-evaluate": False}
