@@ -78,7 +78,7 @@ def stamp(value: str) -> datetime:
 def test_training_and_evaluation_start_from_events(stack):
     assert triggers_enabled(stack) == {"continuous-train": False, "continuous-evaluate": False}  # as deployed
     train_deployment = api.get(stack.api, "/deployments/name/continuous-train/hex8")
-    assert train_deployment["concurrency_limit"] == 1
+    assert train_deployment["global_concurrency_limit"]["limit"] == 1
     assert train_deployment["concurrency_options"]["collision_strategy"] == "ENQUEUE"
     stack.worker("w1")
     out = stack.cli(str(BIN / "python"), "-m", "cli.main", "continuous", "on", "--board", "hex8",
