@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.players import make_player
+from engine.players.heuristic import WeightsByConfig
+from engine.players.profiles import load_profile
 from engine.selfplay import play_game
 from infra.gamestore import GameStore
 from infra.gamewriter import GameWriter
@@ -37,8 +39,9 @@ from tasks.common import PermanentPhaseError, PhaseContext, artifact_key, emit, 
 
 
 def seed_base(ctx: PhaseContext) -> int:
-    """Distinct, reproducible seeds per (profile seed, config, iteration)."""
-    digest = hashlib.sha256(f"{ctx.settings.selfplay.seed}|{ctx.config}|{ctx.iteration}".encode()).hexdigest()
+    """Distinct, reproducible seeds per (profile seed, config, iteration, continuous batch)."""
+    batch = "" if ctx.batch is None else f"|b{ctx.batch}"
+    digest = hashlib.sha256(f"{ctx.settings.selfplay.seed}|{ctx.config}|{ctx.iteration}{batch}".encode()).hexdigest()
     return int(digest[:10], 16)
 
 
@@ -60,14 +63,36 @@ def play_one(board: str, players: int, mix: dict[str, float], seed: int, game_id
     names, weights = zip(*sorted(mix.items()))
     seats = [make_player(rng.choices(names, weights)[0], seed=seed * 10 + p) for p in range(players)]
     record = play_game(board, players, seats, game_id=game_id, seed=seed, move_cap=move_cap)
-    record["metadata"]["playerVersions"] = [str(getattr(p, "version", None) or p.name) for p in seats]
+    record["metadata"]["playerVersions"] = [player_version(p, board, players) for p in seats]
     record["metadata"]["pipeline"] = tags
     return record
+
+
+def player_version(player: Any, board: str, players: int) -> str:
+    """What played a seat: the engine, and for engines that evaluate with heuristic weights the
+    version of the profile they load (`heuristic@<version>`), or the player's own version."""
+    weights = getattr(player, "weights", None) or getattr(getattr(player, "evaluator", None), "weights", None)
+    if isinstance(weights, WeightsByConfig):
+        profile = weights.profile or load_profile(board, players)
+        return f"{player.name}@{profile.version}"
+    return str(getattr(player, "version", None) or player.name)
 
 
 def _play_chunk(args: tuple[Any, ...]) -> list[dict[str, Any]]:
     board, players, mix, move_cap, tags, jobs = args
     return [play_one(board, players, mix, seed, gid, move_cap, tags) for seed, gid in jobs]
+
+
+def current_model(ctx: PhaseContext) -> str | None:
+    """The config's best model when the games start: the generation these games were played under
+    (recorded with each game, beside the iteration, so staleness can be measured either way)."""
+    cfg = ctx.data()
+    if not cfg.registry_path.exists():
+        return None
+    from infra.registry import ModelRegistry
+    with ModelRegistry(cfg.registry_path) as reg:
+        best = reg.best(ctx.board, ctx.players)
+    return best["id"] if best else None
 
 
 def worker_processes(requested: int, games: int) -> int:
@@ -81,8 +106,11 @@ def games_of(ctx: PhaseContext) -> Iterator[dict[str, Any]]:
     sp = ctx.settings.selfplay
     base = seed_base(ctx)
     tags = {"iteration": ctx.iteration, "profile": ctx.profile, "configHash": ctx.config_hash,
-            "mix": sp.mix, "host": socket.gethostname()}
-    jobs = [(base + i, f"sp-{ctx.config}-i{ctx.iteration}-{base:x}-{i:05d}") for i in range(sp.games)]
+            "mix": sp.mix, "host": socket.gethostname(), "mode": ctx.mode, "model": current_model(ctx)}
+    if ctx.batch is not None:
+        tags["batch"] = ctx.batch
+    stem = f"sp-{ctx.config}-i{ctx.iteration}" + ("" if ctx.batch is None else f"-b{ctx.batch}")
+    jobs = [(base + i, f"{stem}-{base:x}-{i:05d}") for i in range(sp.games)]
     procs = worker_processes(sp.processes, sp.games)
     if procs == 1:
         for seed, gid in jobs:
