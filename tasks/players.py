@@ -35,6 +35,17 @@ def _profile(path: str) -> Any:
     return load_profile_file(path)
 
 
+def tuned_player(spec: str, seed: int, profile_file: str | None) -> Any:
+    """A selfplay seat: `spec` with the weights of `profile_file` (the config's synced best
+    profile) where the engine evaluates with heuristic weights, else `spec` as configured."""
+    if profile_file is not None:
+        try:
+            return make_player(spec, seed=seed, profile=_profile(profile_file))
+        except ValueError:
+            pass  # an engine without heuristic weights (random) or its own evaluator (mcts)
+    return make_player(spec, seed=seed)
+
+
 def pipeline_player(spec: str, seed: int | None = None) -> Any:
     """A player from a spec (see the module docstring)."""
     if spec.startswith(NN):

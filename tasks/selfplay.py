@@ -29,13 +29,15 @@ from typing import Any
 
 from engine.players import make_player
 from engine.players.heuristic import WeightsByConfig
-from engine.players.profiles import load_profile
+from engine.players.profiles import load_profile, profile_path
 from engine.selfplay import play_game
 from infra.gamestore import GameStore
 from infra.gamewriter import GameWriter
 from infra.records import content_hash
 from infra.storage import ArtifactStore
+from tasks.cmaes import local_profiles_dir
 from tasks.common import PermanentPhaseError, PhaseContext, artifact_key, emit, in_prefect_run, phase_task, run_phase
+from tasks.players import tuned_player
 
 
 def seed_base(ctx: PhaseContext) -> int:
@@ -57,11 +59,12 @@ def check_engines(ctx: PhaseContext) -> None:
 
 
 def play_one(board: str, players: int, mix: dict[str, float], seed: int, game_id: str,
-             move_cap: int | None, tags: dict[str, Any]) -> dict[str, Any]:
-    """One game with each seat's engine drawn from the mix; the record notes who played and when."""
+             move_cap: int | None, tags: dict[str, Any], profile_file: str | None = None) -> dict[str, Any]:
+    """One game with each seat's engine drawn from the mix (heuristic-weighted engines use the
+    config's synced best profile when there is one); the record notes who played and when."""
     rng = random.Random(seed)
     names, weights = zip(*sorted(mix.items()))
-    seats = [make_player(rng.choices(names, weights)[0], seed=seed * 10 + p) for p in range(players)]
+    seats = [tuned_player(rng.choices(names, weights)[0], seed * 10 + p, profile_file) for p in range(players)]
     record = play_game(board, players, seats, game_id=game_id, seed=seed, move_cap=move_cap)
     record["metadata"]["playerVersions"] = [player_version(p, board, players) for p in seats]
     record["metadata"]["pipeline"] = tags
@@ -79,8 +82,8 @@ def player_version(player: Any, board: str, players: int) -> str:
 
 
 def _play_chunk(args: tuple[Any, ...]) -> list[dict[str, Any]]:
-    board, players, mix, move_cap, tags, jobs = args
-    return [play_one(board, players, mix, seed, gid, move_cap, tags) for seed, gid in jobs]
+    board, players, mix, move_cap, tags, profile_file, jobs = args
+    return [play_one(board, players, mix, seed, gid, move_cap, tags, profile_file) for seed, gid in jobs]
 
 
 def current_model(ctx: PhaseContext) -> str | None:
@@ -109,15 +112,17 @@ def games_of(ctx: PhaseContext) -> Iterator[dict[str, Any]]:
             "mix": sp.mix, "host": socket.gethostname(), "mode": ctx.mode, "model": current_model(ctx)}
     if ctx.batch is not None:
         tags["batch"] = ctx.batch
+    synced = profile_path(ctx.board, ctx.players, local_profiles_dir(ctx.data()))
+    profile_file = str(synced) if synced.exists() else None  # profile_sync's best, else config/profiles
     stem = f"sp-{ctx.config}-i{ctx.iteration}" + ("" if ctx.batch is None else f"-b{ctx.batch}")
     jobs = [(base + i, f"{stem}-{base:x}-{i:05d}") for i in range(sp.games)]
     procs = worker_processes(sp.processes, sp.games)
     if procs == 1:
         for seed, gid in jobs:
-            yield play_one(ctx.board, ctx.players, ctx.mix, seed, gid, sp.move_cap, tags)
+            yield play_one(ctx.board, ctx.players, ctx.mix, seed, gid, sp.move_cap, tags, profile_file)
         return
     size = max(1, min(sp.progress_every, -(-len(jobs) // (procs * 4))))
-    chunks = [(ctx.board, ctx.players, ctx.mix, sp.move_cap, tags, jobs[i:i + size])
+    chunks = [(ctx.board, ctx.players, ctx.mix, sp.move_cap, tags, profile_file, jobs[i:i + size])
               for i in range(0, len(jobs), size)]
     method = "forkserver" if sys.platform.startswith("linux") else "spawn"  # no fork under Prefect's threads
     with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context(method)) as pool:

@@ -3,6 +3,8 @@ against the session's Prefect server, with prefect.yaml's triggers checked again
 flows really emitted (read back through the server's events API)."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -123,3 +125,25 @@ def test_the_chains_run_as_flows_and_the_triggers_match_their_events(prefect_api
         iteration_event = registered.model_copy(update={"resource": registered.resource.model_copy(
             update={"root": {**registered.resource.root, "rift.mode": "iteration"}})})
         assert not server.covers(iteration_event)  # `rift iterate`'s own events start nothing
+
+
+def test_selfplay_plays_with_the_synced_best_profile(make_ctx, tmp_path):
+    """profile_sync's best profile (data/profiles/<config>.json) is what selfplay's heuristic seats
+    play with, and each game records its version; without one, config/profiles is used."""
+    from engine.players.profiles import load_profile, profile_path, save_profile
+    from tasks.cmaes import local_profiles_dir
+
+    data = load_data_config(data_dir=tmp_path / "data")
+    ctx = make_ctx(selfplay={"games": 2, "mix": "heuristic-only"})
+    play_and_store(ctx)
+    repo_version = load_profile("hex8", 2).version
+    tuned = load_profile("hex8", 2)
+    tuned = dataclasses.replace(tuned, version="tuned-by-cmaes-7")
+    save_profile(tuned, profile_path("hex8", 2, local_profiles_dir(data)))
+    play_and_store(make_ctx(iteration=2, selfplay={"games": 2, "mix": "heuristic-only"}))
+    with GameStore(data.game_db_path("hex8", 2), "t", read_only=True) as store:
+        rows = store.json_rows(["$.metadata.pipeline.iteration", "$.metadata.playerVersions"])
+    versions = {row[4]: set() for row in rows}
+    for row in rows:
+        versions[row[4]].update(json.loads(row[5]) if isinstance(row[5], str) else row[5])
+    assert versions == {1: {f"heuristic@{repo_version}"}, 2: {"heuristic@tuned-by-cmaes-7"}}
