@@ -104,14 +104,11 @@ def search_root(player: MCTSPlayer, root: Node, root_value: float, deadline: flo
     phases = halving_phases(m)
     done = 0
 
-    def score(i: int, cq: np.ndarray, max_n: float) -> float:
-        return float(g[i] + logits[i] + sigma(cq, max_n)[i])
-
     for phase in range(phases):
         left = budget - done
         per = max(1, budget // (phases * len(remaining)))
-        if phase == phases - 1:  # the last phase also gets what rounding left over
-            per = max(per, left // len(remaining))
+        if phase == phases - 1:  # the last phase spends what rounding left over
+            per = max(per, -(-left // len(remaining)))
         plan = [i for _ in range(per) for i in remaining][:left]  # round robin: batches mix moves
         for start in range(0, len(plan), player.batch_size):
             chunk = plan[start:start + player.batch_size]
@@ -122,8 +119,8 @@ def search_root(player: MCTSPlayer, root: Node, root_value: float, deadline: flo
         n, q = child_stats(root, me)
         cq = completed_q(priors, n, q, root_value)
         keep = max(1, math.ceil(len(remaining) / 2)) if phase < phases - 1 else 1
-        ranked = sorted(remaining, key=lambda i: -score(i, cq, n.max()))
-        remaining = ranked[:keep]
+        score = g + logits + sigma(cq, n.max())
+        remaining = sorted(remaining, key=lambda i: -score[i])[:keep]
     player.last_simulations = done
     n, q = child_stats(root, me)
     policy = improved_policy(logits, completed_q(priors, n, q, root_value), n.max())
