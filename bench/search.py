@@ -3,7 +3,8 @@
 Plays `--games` seat-rotated games on square8 2p between `mcts:simulations=N,root=gumbel` and
 `mcts:simulations=N` (the heuristic evaluator: no net is needed to compare the roots) through
 engine.arena.play_match with 2 random opening plies, and prints the Gumbel side's score with its
-95% interval. One worker by default, to share a small machine.
+95% interval. One worker by default, to share a small machine. `--targets K` first prints how
+spread the two roots' policy targets are on K random positions (selfplay noise on).
 """
 from __future__ import annotations
 
@@ -15,6 +16,25 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.arena import play_match  # noqa: E402
+from engine.players import MCTSPlayer  # noqa: E402
+
+
+def target_spread(board: str, sims: int, positions: int) -> None:
+    """Mean top probability, entropy and number of moves with mass of each root's policy target."""
+    import numpy as np
+
+    from tests.players.helpers import random_position
+    rows: dict[str, list[tuple[float, float, int, int]]] = {"puct": [], "gumbel": []}
+    for k in range(positions):
+        s = random_position(board, 2, seed=100 + k)
+        for root, out in rows.items():
+            _, dist = MCTSPlayer(seed=k, simulations=sims, root=root, noise=True).search(s)
+            p = np.array([v for v in dist.values() if v > 0])
+            out.append((float(p.max()), float(-(p * np.log(p)).sum()), len(p), len(dist)))
+    for root, out in rows.items():
+        top, ent, mass, legal = np.array(out).mean(0)
+        print(f"{root} targets at {sims} simulations: top probability {top:.2f}, entropy {ent:.2f} nats, "
+              f"mass on {mass:.1f} of {legal:.1f} legal moves")
 
 
 def main() -> None:
@@ -25,7 +45,10 @@ def main() -> None:
     ap.add_argument("--board", default="square8")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--targets", type=int, default=0, help="positions for the policy-target comparison")
     args = ap.parse_args()
+    if args.targets:
+        target_spread(args.board, args.sims, args.targets)
     gumbel = f"mcts:simulations={args.sims},root=gumbel" + (f",{args.extra}" if args.extra else "")
     puct = f"mcts:simulations={args.sims}"
     t0 = time.perf_counter()
