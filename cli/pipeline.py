@@ -265,6 +265,10 @@ def up(
     env = {**os.environ, "PREFECT_API_URL": api}
     bin_dir = Path(sys.executable).parent
     procs: list[subprocess.Popen] = []
+    # `kill`, a closed terminal or a service manager stop this command like Ctrl-C does, so the
+    # server and worker it started never outlive it.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
     try:
         if not _healthy(api):
             if "PREFECT_API_URL" in os.environ:

@@ -108,7 +108,7 @@ def set_continuous_triggers(boards: list[str], enabled: bool) -> list[str]:
                                      "(`rift up` or `prefect --no-prompt deploy --all`)") from None
                 for automation in client.read_resource_related_automations(f"prefect.deployment.{deployment.id}"):
                     (client.resume_automation if enabled else client.pause_automation)(automation.id)
-                    changed.append(automation.name)
+                    changed.append(f"{flow}/{board}")
     return changed
 
 
