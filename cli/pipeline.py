@@ -7,6 +7,10 @@ config/pools.yaml places a phase on a pool. `--dry-run` prints the plan and what
 is cached without running anything. `rift up` starts a Prefect server, creates
 the work pools and limits, deploys prefect.yaml and runs a worker for the local
 pool, so iterations can be started from the UI or `prefect deployment run`.
+`rift up --continuous` (or `rift continuous on` against a running server) also
+turns on continuous mode (flows/continuous.py): the training and evaluation
+triggers of the boards named, and a selfplay loop per board; `rift continuous
+off` turns the triggers off and cancels the selfplay loops.
 
 Prefect is imported inside the commands: other `rift` commands stay fast.
 """
@@ -181,15 +185,74 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+Boards = Annotated[list[str] | None, typer.Option("--board", help="Board for continuous mode (repeatable; "
+                                                                   "default hex8).")]
+Profile = Annotated[str, typer.Option(help="Profile of config/pipeline.yaml for the selfplay loops.")]
+Batches = Annotated[int | None, typer.Option(min=1, help="Stop each selfplay loop after this many batches "
+                                                        "(default: run until `rift continuous off`).")]
+
+
+def _continuous_on(boards: list[str], players: int, profile: str, batches: int | None) -> None:
+    """Turn the triggers of `boards` on and start one selfplay loop per board (not waited on)."""
+    from prefect.deployments import run_deployment
+
+    from tasks.limits import set_continuous_triggers
+    try:
+        names = set_continuous_triggers(boards, True)
+    except ValueError as exc:
+        _fail(str(exc))
+    console.print(f"continuous triggers on: {', '.join(names)}")
+    params: dict[str, Any] = {"players": players, "profile": profile} | ({"batches": batches} if batches else {})
+    for board in boards:
+        run = run_deployment(f"continuous-selfplay/{board}", parameters=params, timeout=0)
+        console.print(f"selfplay loop {run.name} scheduled (continuous-selfplay/{board}, {players} players, "
+                      f"profile {profile}); training starts every 2nd batch, evaluation on each new model")
+
+
+def _need_server() -> None:
+    _prefect_env()
+    if not _api_url():
+        _fail("continuous mode needs a Prefect server: run `rift up --continuous`, or set PREFECT_API_URL")
+
+
+def continuous_on(board: Boards = None, players: Players = 2, profile: Profile = "default",
+                  batches: Batches = None) -> None:
+    """Continuous mode on: training and evaluation triggers of the boards, and a selfplay loop each."""
+    _need_server()
+    _continuous_on(board or ["hex8"], players, profile, batches)
+
+
+def continuous_off(board: Boards = None) -> None:
+    """Continuous mode off: triggers off, selfplay loops cancelled (a running training or evaluation
+    finishes)."""
+    _need_server()
+    from tasks.limits import cancel_continuous_selfplay, set_continuous_triggers
+    boards = board or ["square8", "square19", "hex8", "hexagonal"]
+    try:
+        names = set_continuous_triggers(boards, False)
+    except ValueError as exc:
+        _fail(str(exc))
+    runs = cancel_continuous_selfplay(boards)
+    console.print(f"continuous triggers off: {', '.join(names)}\nselfplay loops cancelled: "
+                  f"{', '.join(runs) or 'none'}")
+
+
 def up(
     port: Annotated[int, typer.Option(help="Port of the Prefect server (loopback).")] = 4200,
     pool: Annotated[str, typer.Option(help="Work pool this machine's worker serves.")] = "local",
     deploy: Annotated[bool, typer.Option(help="Register prefect.yaml's deployments.")] = True,
     pools: Annotated[Path | None, typer.Option(help="Work pools (default config/pools.yaml).")] = None,
     logs: Annotated[Path, typer.Option(help="Folder for the server's and worker's logs.")] = Path("data/logs"),
+    continuous: Annotated[bool, typer.Option("--continuous", help="Also turn on continuous mode for --board.")]
+    = False,
+    board: Boards = None,
+    players: Players = 2,
+    profile: Profile = "default",
+    batches: Batches = None,
 ) -> None:
     """Start a local Prefect server (unless PREFECT_API_URL answers), create the work pools and limits,
-    deploy prefect.yaml and run a worker; Ctrl-C stops what this command started."""
+    deploy prefect.yaml (continuous triggers off) and run a worker; with --continuous, also turn on
+    continuous mode for the boards. Ctrl-C stops what this command started."""
     _prefect_env()
     from infra.pipeline_config import PipelineConfigError, load_pools_config
     try:
@@ -202,6 +265,10 @@ def up(
     env = {**os.environ, "PREFECT_API_URL": api}
     bin_dir = Path(sys.executable).parent
     procs: list[subprocess.Popen] = []
+    # `kill`, a closed terminal or a service manager stop this command like Ctrl-C does, so the
+    # server and worker it started never outlive it.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
     try:
         if not _healthy(api):
             if "PREFECT_API_URL" in os.environ:
@@ -228,6 +295,10 @@ def up(
             console.print(f"deployed {out.stdout.count('successfully created')} deployments from prefect.yaml")
         procs.append(_spawn([str(bin_dir / "prefect"), "worker", "start", "--pool", pool],
                             logs / f"worker-{pool}.log", {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", **env}))
+        if continuous:
+            from prefect.settings import PREFECT_API_URL, temporary_settings
+            with temporary_settings(updates={PREFECT_API_URL: api}):
+                _continuous_on(board or ["hex8"], players, profile, batches)
         console.print(f"worker for pool {pool} running (log {logs / f'worker-{pool}.log'})\n"
                       f"UI: {api.removesuffix('/api')}   try: prefect deployment run iteration/hex8 -p profile=tiny\n"
                       "Ctrl-C stops the worker" + (" and the server" if len(procs) > 1 else ""))
@@ -243,3 +314,8 @@ def up(
 def register(app: typer.Typer) -> None:
     app.command("iterate")(iterate)
     app.command("up")(up)
+    group = typer.Typer(help="Continuous mode: selfplay without a barrier, training and evaluation on events.",
+                        no_args_is_help=True)
+    group.command("on")(continuous_on)
+    group.command("off")(continuous_off)
+    app.add_typer(group, name="continuous")

@@ -18,6 +18,9 @@ from engine.rules import apply
 from engine.state import GameState
 
 RECORD_VERSION = "1.0.0"
+# metadata key of the policy targets of searched selfplay (engine.nn.selfplay): one entry per
+# move, None for a move without a target, else [[index in legal_moves(state), probability], ...]
+SEARCH_TARGETS = "searchTargets"
 
 
 def record_outcome(state: GameState) -> str | None:

@@ -65,15 +65,17 @@ def run_step(step: Step, ctx: PhaseContext, upstream: list[str]) -> tuple[dict[s
     return state.result(), state.name  # result() raises the PhaseError of a failed phase
 
 
-def execute(plan: Plan, ctx: PhaseContext, data: DataConfig, publish_artifacts: bool = True) -> dict[str, Any]:
-    """Run the plan's phases in order; publish the summary (also when a phase fails)."""
+def execute(plan: Plan, ctx: PhaseContext, data: DataConfig, publish_artifacts: bool = True,
+            upstream: list[str] | None = None) -> dict[str, Any]:
+    """Run the plan's phases in order; publish the summary (also when a phase fails). `upstream`: ids
+    of work done before the plan (continuous evaluation starts from the model a training registered)."""
     logger = get_run_logger()
     started = time.perf_counter()
     summary: dict[str, Any] = {
         "iteration": ctx.iteration, "config": ctx.config, "board": ctx.board, "players": ctx.players,
         "profile": ctx.profile, "code_version": code_version(), "data_dir": str(data.data_dir.resolve()),
         "phases": {}, "inside_s": 0.0, "wall_s": 0.0}
-    upstream: list[str] = []
+    upstream = list(upstream or [])
     error = None
     try:
         for step in plan.steps:

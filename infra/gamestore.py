@@ -161,6 +161,27 @@ class GameStore(SqliteFile):
                 yield content_hash, {**orjson.loads(record), "moves": orjson.loads(moves)}
             last = rows[-1][0]
 
+    def last_rowid(self) -> int:
+        """The newest game's rowid (0 when empty). Games are only ever appended, so rowids grow with
+        arrival: continuous training remembers the last one it learned from."""
+        return self._query("SELECT coalesce(max(rowid), 0) FROM games")[0][0]
+
+    def count_between(self, after: int, upto: int | None = None) -> int:
+        """Games stored with after < rowid <= upto (upto None: to the newest)."""
+        upto = self.last_rowid() if upto is None else upto
+        return self._query("SELECT count(*) FROM games WHERE rowid > ? AND rowid <= ?", (after, upto))[0][0]
+
+    def records_between(self, after: int, upto: int, chunk: int = 500) -> Iterator[dict[str, Any]]:
+        """Full records of the games with after < rowid <= upto, in arrival order, read in chunks."""
+        while True:
+            rows = self._query("SELECT rowid, record, moves FROM games WHERE rowid > ? AND rowid <= ? "
+                               "ORDER BY rowid LIMIT ?", (after, upto, chunk))
+            if not rows:
+                return
+            for _, record, moves in rows:
+                yield {**orjson.loads(record), "moves": orjson.loads(moves)}
+            after = rows[-1][0]
+
     def json_rows(self, paths: list[str], limit: int | None = None) -> list[tuple[Any, ...]]:
         """(created_at, source_host, winner, hit_cap, json_extract(record, p) for each p) of the newest
         `limit` games (all when None), newest first; e.g. paths=['$.metadata.pipeline.iteration']."""

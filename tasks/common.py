@@ -24,7 +24,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prefect import task
 from prefect.context import FlowRunContext, TaskRunContext
@@ -55,6 +55,10 @@ class PhaseContext(BaseModel):
     data_dir: str | None = None  # None: the worker's own (RIFT_DATA_DIR or ./data)
     placed: bool = False  # running on a work pool for a coordinator elsewhere: publish outputs
     flow_run: str | None = None
+    # continuous mode (flows/continuous.py): phases run as independent chains, not one iteration
+    mode: Literal["iteration", "continuous"] = "iteration"  # events carry it as the label `rift.mode`
+    batch: int | None = None  # continuous selfplay: the batch number (seeds, game ids, cache key)
+    rows: tuple[int, int] | None = None  # continuous train: the game store's rowids (after, upto] to learn from
 
     @property
     def config(self) -> str:
@@ -69,7 +73,16 @@ class PhaseContext(BaseModel):
         return load_data_config(data_dir=self.data_dir)
 
     def describe(self) -> str:
-        return f"{self.config} iteration {self.iteration} (profile {self.profile})"
+        extra = f" batch {self.batch}" if self.batch is not None else ""
+        extra += f" games ({self.rows[0]}, {self.rows[1]}]" if self.rows else ""
+        return f"{self.config} iteration {self.iteration}{extra} (profile {self.profile})"
+
+    @property
+    def stream(self) -> str:
+        """What, beside the iteration, makes this run's work distinct: '' for a plain iteration."""
+        parts = [f"b{self.batch}" if self.batch is not None else "",
+                 f"r{self.rows[0]}-{self.rows[1]}" if self.rows else ""]
+        return "".join(f"-{p}" for p in parts if p)
 
 
 class PhaseError(RuntimeError):
@@ -115,7 +128,7 @@ def short_hash(*parts: Any) -> str:
 def phase_key(phase: str, ctx: PhaseContext, upstream: list[str]) -> str:
     """The cache key of one phase run: task name, config, iteration, settings, code, data folder, upstream."""
     data_dir = str(ctx.data().data_dir.resolve())
-    return (f"rift-{phase}-{ctx.config}-i{ctx.iteration}-{ctx.config_hash}-"
+    return (f"rift-{phase}-{ctx.config}-i{ctx.iteration}{ctx.stream}-{ctx.config_hash}-"
             f"{short_hash(code_version(), data_dir, *upstream)}")
 
 
@@ -146,7 +159,7 @@ def retry_options(retries: RetrySettings) -> dict[str, Any]:
 def phase_task(phase: str) -> Callable[[Callable[..., dict[str, Any]]], Any]:
     """The `@task` of one phase: named, keyed by `phase_key`, results persisted, retried by default
     (the flow narrows retries to the profile's with `retry_options`)."""
-    return task(name=phase, task_run_name=f"{phase} {{ctx.board}} {{ctx.players}}p i{{ctx.iteration}}",
+    return task(name=phase, task_run_name=f"{phase} {{ctx.board}} {{ctx.players}}p i{{ctx.iteration}}{{ctx.stream}}",
                 cache_key_fn=_cache_key_fn(phase), persist_result=True, retry_condition_fn=_retry_unless_permanent,
                 **retry_options(RetrySettings()))
 
@@ -189,13 +202,16 @@ def run_phase(phase: str, ctx: PhaseContext, body: Callable[[], dict[str, Any]])
 
 
 def emit(event: str, ctx: PhaseContext, payload: dict[str, Any]) -> None:
-    """Emit `rift.<event>` about this board configuration (drives deployment triggers)."""
+    """Emit `rift.<event>` about this board configuration (drives deployment triggers).
+
+    The resource carries the board, players, profile and mode as labels, so a trigger can match
+    one board and continuous runs only, and pass the players and profile on to the run it starts."""
     if not in_prefect_run():
         return
     from prefect.events import emit_event
     emit_event(event=f"rift.{event}",
                resource={"prefect.resource.id": f"rift.config.{ctx.config}", "rift.board": ctx.board,
-                         "rift.players": str(ctx.players), "rift.profile": ctx.profile},
+                         "rift.players": str(ctx.players), "rift.profile": ctx.profile, "rift.mode": ctx.mode},
                payload={"iteration": ctx.iteration, **payload})
 
 

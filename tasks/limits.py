@@ -1,4 +1,4 @@
-"""Work pools and concurrency limits on the Prefect server, created from `config/pools.yaml`.
+"""Work pools, concurrency limits and automations on the Prefect server, from `config/pools.yaml`.
 
 `strict=True` concurrency fails on a limit that does not exist, and a non-strict
 one silently limits nothing (shared/PREFECT.md), so the limits the pipeline takes
@@ -85,3 +85,49 @@ def ensure_zombie_automation(within_s: int = 90) -> bool:
                                     message=f"no heartbeat for {within_s} s: its worker or machine died")],
     ).create()
     return True
+
+
+CONTINUOUS_TRIGGERED = ("continuous-train", "continuous-evaluate")  # flows whose deployments have triggers
+
+
+def set_continuous_triggers(boards: list[str], enabled: bool) -> list[str]:
+    """Turn the continuous-mode triggers of `boards` on or off; returns the automations changed.
+
+    `prefect deploy` creates a deployment's triggers as automations owned by it, `enabled` as
+    prefect.yaml declares (off); they are switched here through the API rather than by deploying
+    a second copy of prefect.yaml, so turning continuous mode on or off never redeploys anything.
+    """
+    changed = []
+    with get_client(sync_client=True) as client:
+        for flow in CONTINUOUS_TRIGGERED:
+            for board in boards:
+                try:
+                    deployment = client.read_deployment_by_name(f"{flow}/{board}")
+                except ObjectNotFound:
+                    raise ValueError(f"deployment {flow}/{board} not found: deploy prefect.yaml first "
+                                     "(`rift up` or `prefect --no-prompt deploy --all`)") from None
+                for automation in client.read_resource_related_automations(f"prefect.deployment.{deployment.id}"):
+                    (client.resume_automation if enabled else client.pause_automation)(automation.id)
+                    changed.append(f"{flow}/{board}")
+    return changed
+
+
+def cancel_continuous_selfplay(boards: list[str]) -> list[str]:
+    """Cancel the scheduled and running `continuous-selfplay/<board>` runs; returns their names."""
+    from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterName, FlowFilter, FlowFilterName,
+                                                FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType)
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled, Cancelling
+    live = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED]
+    cancelled = []
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["continuous-selfplay"])),
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=boards)),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=live))))
+        for run in runs:
+            running = run.state is not None and run.state.type in (StateType.RUNNING, StateType.PENDING)
+            # a running run is Cancelling: its worker stops the process; a scheduled one ends at once
+            client.set_flow_run_state(run.id, Cancelling() if running else Cancelled(), force=True)
+            cancelled.append(run.name)
+    return cancelled

@@ -6,26 +6,39 @@ spec (engines and ladder tiers D1..D10):
 - `nn:<path>`: the exported model at `path` as a `NeuralPlayer` (the policy, no search);
 - `profile:<path>`: the heuristic player with the weights of the profile file at `path`.
 Models and profiles are loaded once per process; a process that plays a net runs torch on one thread.
+
+The engine takes models as paths only (`neural:model=<path>`, ladder tiers marked `neural`
+with `model=<path>`); `resolve_spec` is where the pipeline fills in the registry's current
+best model of the config for a spec that needs a net and names none (`neural`, its alias
+`nn`, a neural tier such as D9). Without a best model a neural tier is left alone (it plays
+its fallback, with the engine's warning) and `neural` / `nn` stay unresolved, which
+`make_player` refuses with a clear message.
 """
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
-from engine.players import make_player
+from engine.players import make_player, parse_spec
+from engine.players.ladder import TIERS, load_ladder
 
 NN = "nn:"
 PROFILE = "profile:"
 
 
-@functools.lru_cache(maxsize=8)
-def _evaluator(path: str) -> Any:
+@functools.cache
+def _one_thread() -> None:
     import torch
-
-    from engine.nn.evaluator import NeuralEvaluator
     # one position per call: extra intra-op threads only contend (measured on 2 loaded cores:
     # 0.4 ms per forward with 1 thread, 63 ms with 2); matches parallelise across processes instead
     torch.set_num_threads(1)
+
+
+@functools.lru_cache(maxsize=8)
+def _evaluator(path: str) -> Any:
+    from engine.nn.evaluator import NeuralEvaluator
+    _one_thread()
     return NeuralEvaluator.from_model(path)
 
 
@@ -33,6 +46,52 @@ def _evaluator(path: str) -> Any:
 def _profile(path: str) -> Any:
     from engine.players.profiles import load_profile_file
     return load_profile_file(path)
+
+
+def tuned_player(spec: str, seed: int, profile_file: str | None) -> Any:
+    """A selfplay seat: `spec` with the weights of `profile_file` (the config's synced best
+    profile) where the engine evaluates with heuristic weights, else `spec` as configured."""
+    if profile_file is not None:
+        try:
+            return make_player(spec, seed=seed, profile=_profile(profile_file))
+        except ValueError:
+            pass  # an engine without heuristic weights (random) or its own evaluator (mcts)
+    return make_player(spec, seed=seed)
+
+
+def needs_model(spec: str) -> bool:
+    """Whether a spec asks for a net without naming one (`neural`, `nn`, a neural tier)."""
+    if spec.startswith((NN, PROFILE)):
+        return False
+    name, params = parse_spec(spec)
+    if "model" in params:
+        return False
+    if name in ("neural", "nn"):
+        return True
+    return name.upper() in TIERS and load_ladder().tiers[name.upper()].neural
+
+
+def best_model_path(registry_path: Path, board: str, players: int) -> tuple[str, str] | None:
+    """(path, model id) of the registry's best model of a config whose file exists, else None."""
+    if not Path(registry_path).exists():
+        return None
+    from infra.registry import ModelRegistry
+    with ModelRegistry(registry_path) as reg:
+        best = reg.best(board, players)
+    if not best or not best.get("path") or not Path(best["path"]).exists():
+        return None
+    return str(best["path"]), str(best["id"])
+
+
+def resolve_spec(spec: str, model: str | None) -> str:
+    """`spec` with `model=<model>` added where it needs a net (see `needs_model`); `nn` becomes
+    `neural`. Unchanged when it needs none or there is no model."""
+    if model is None or not needs_model(spec):
+        return spec
+    name, _, rest = spec.partition(":")
+    if name.strip() == "nn":
+        name = "neural"
+    return f"{name}:{rest + ',' if rest.strip() else ''}model={model}"
 
 
 def pipeline_player(spec: str, seed: int | None = None) -> Any:
@@ -44,4 +103,9 @@ def pipeline_player(spec: str, seed: int | None = None) -> Any:
         from engine.players.heuristic import HeuristicPlayer
         player = HeuristicPlayer(seed, profile=_profile(spec[len(PROFILE):]))
         return player
+    name, _, rest = spec.partition(":")
+    if name.strip() == "nn":  # the mixes' alias; unresolved, make_player explains what is missing
+        spec = f"neural:{rest}"
+    if "model=" in spec:
+        _one_thread()
     return make_player(spec, seed=seed)

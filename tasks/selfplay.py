@@ -7,6 +7,13 @@ as "already present" instead of twice. Each record says which engine, profile or
 model version played each seat and in which iteration, which is how the summary
 measures how stale the training data is.
 
+A mix may name the net: `nn` or `neural:sims=64[,full_prob=0.25,fast_sims=16,root=gumbel]`.
+The registry's best model of the config is filled in (tasks.players.resolve_spec), and such
+a seat searches with playout-cap randomisation (engine.nn.selfplay.PlayoutCapPlayer): its
+full searches' policy targets go into the record (metadata "searchTargets"), which the train
+phase's shards then use instead of the played moves. A mix naming the net while the registry
+has no model for the config is refused before any game.
+
 Games are played in a process pool sized to the cores this worker may use, and
 the phase takes one slot of the per-host concurrency limit `selfplay-<host>` when
 the profile sets `host_slots`, so two selfplay runs never oversubscribe a machine.
@@ -27,26 +34,68 @@ from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any
 
-from engine.players import make_player
+from engine.players import make_player, parse_spec
+from engine.players.heuristic import WeightsByConfig
+from engine.players.profiles import load_profile, profile_path
+from engine.records import SEARCH_TARGETS
 from engine.selfplay import play_game
 from infra.gamestore import GameStore
 from infra.gamewriter import GameWriter
 from infra.records import content_hash
 from infra.storage import ArtifactStore
+from tasks.cmaes import local_profiles_dir
 from tasks.common import PermanentPhaseError, PhaseContext, artifact_key, emit, in_prefect_run, phase_task, run_phase
+from tasks.players import best_model_path, needs_model, resolve_spec, tuned_player
 
 
 def seed_base(ctx: PhaseContext) -> int:
-    """Distinct, reproducible seeds per (profile seed, config, iteration)."""
-    digest = hashlib.sha256(f"{ctx.settings.selfplay.seed}|{ctx.config}|{ctx.iteration}".encode()).hexdigest()
+    """Distinct, reproducible seeds per (profile seed, config, iteration, continuous batch)."""
+    batch = "" if ctx.batch is None else f"|b{ctx.batch}"
+    digest = hashlib.sha256(f"{ctx.settings.selfplay.seed}|{ctx.config}|{ctx.iteration}{batch}".encode()).hexdigest()
     return int(digest[:10], 16)
+
+
+def resolved_mix(ctx: PhaseContext) -> tuple[dict[str, float], str | None]:
+    """The mix with the registry's best model filled in where an engine needs a net, and that
+    model's id (None when no engine needs one or the registry has no model)."""
+    if not any(needs_model(e) for e in ctx.mix):
+        return dict(ctx.mix), None
+    best = best_model_path(ctx.data().registry_path, ctx.board, ctx.players)
+    if best is None:
+        return dict(ctx.mix), None
+    return {resolve_spec(e, best[0]): w for e, w in ctx.mix.items()}, best[1]
+
+
+def seat_player(spec: str, seed: int, log: list[Any] | None = None, profile_file: str | None = None) -> Any:
+    """The player of one seat; a searching `neural` spec becomes a playout-cap player that
+    logs its policy targets into `log` (shared by the game's seats); heuristic-weighted engines
+    play with `profile_file` (the config's synced best profile) when given."""
+    name, params = parse_spec(spec)
+    if name != "neural" or int(params.get("sims", 64)) <= 0:
+        return tuned_player(spec, seed, profile_file)
+    from engine.nn.selfplay import PlayoutCapPlayer
+    from tasks.players import _one_thread
+    _one_thread()
+    full_prob = float(params.pop("full_prob", 0.25))
+    fast = params.pop("fast_sims", None)
+    temperature = float(params.pop("temperature", 1.0))
+    sims = int(params.get("sims", 64))
+    search = make_player("neural", seed=seed, **params)
+    return PlayoutCapPlayer(search, log if log is not None else [], full_prob=full_prob, full_sims=sims,
+                            fast_sims=sims // 4 if fast is None else int(fast), temperature=temperature,
+                            seed=seed + 7)
 
 
 def check_engines(ctx: PhaseContext) -> None:
     """Refuse at once (no retries) a mix naming an engine this build cannot make."""
-    for engine in ctx.mix:
+    mix, _ = resolved_mix(ctx)
+    for engine in mix:
+        if needs_model(engine) and parse_spec(engine)[0] in ("nn", "neural"):
+            raise PermanentPhaseError("selfplay", ctx, ValueError(
+                f"engine {engine!r} of mix {ctx.settings.selfplay.mix!r} needs a trained model and the registry "
+                f"has none for {ctx.config}; train one first (e.g. with the mixed mix)")) from None
         try:
-            make_player(engine, seed=0)
+            seat_player(engine, seed=0) if parse_spec(engine)[0] == "neural" else make_player(engine, seed=0)
         except ValueError as exc:
             raise PermanentPhaseError("selfplay", ctx, ValueError(
                 f"engine {engine!r} of mix {ctx.settings.selfplay.mix!r} is not available in this build ({exc}); "
@@ -54,20 +103,61 @@ def check_engines(ctx: PhaseContext) -> None:
 
 
 def play_one(board: str, players: int, mix: dict[str, float], seed: int, game_id: str,
-             move_cap: int | None, tags: dict[str, Any]) -> dict[str, Any]:
-    """One game with each seat's engine drawn from the mix; the record notes who played and when."""
+             move_cap: int | None, tags: dict[str, Any], profile_file: str | None = None) -> dict[str, Any]:
+    """One game with each seat's engine drawn from the mix (heuristic-weighted engines use the
+    config's synced best profile when there is one); the record notes who played and when."""
     rng = random.Random(seed)
     names, weights = zip(*sorted(mix.items()))
-    seats = [make_player(rng.choices(names, weights)[0], seed=seed * 10 + p) for p in range(players)]
+    log: list[Any] = []
+    seats = [seat_player(rng.choices(names, weights)[0], seed * 10 + p, log, profile_file) for p in range(players)]
+    capped = [hasattr(p, "full_prob") for p in seats]
+    versions = [str(tags.get("model")) if c else player_version(p, board, players) for p, c in zip(seats, capped)]
+    if any(capped):  # every seat must log one entry per move: the others log None (no target)
+        seats = [p if c else _Unlogged(p, log) for p, c in zip(seats, capped)]
     record = play_game(board, players, seats, game_id=game_id, seed=seed, move_cap=move_cap)
-    record["metadata"]["playerVersions"] = [str(getattr(p, "version", None) or p.name) for p in seats]
+    record["metadata"]["playerVersions"] = versions
+    if any(capped):
+        record["metadata"][SEARCH_TARGETS] = log
     record["metadata"]["pipeline"] = tags
     return record
 
 
+def player_version(player: Any, board: str, players: int) -> str:
+    """What played a seat: the engine, and for engines that evaluate with heuristic weights the
+    version of the profile they load (`heuristic@<version>`), or the player's own version."""
+    weights = getattr(player, "weights", None) or getattr(getattr(player, "evaluator", None), "weights", None)
+    if isinstance(weights, WeightsByConfig):
+        profile = weights.profile or load_profile(board, players)
+        return f"{player.name}@{profile.version}"
+    return str(getattr(player, "version", None) or player.name)
+
+
+class _Unlogged:
+    """A seat without search targets in a game that records them: logs None for its moves."""
+
+    def __init__(self, player: Any, log: list[Any]) -> None:
+        self.player, self.log, self.name = player, log, player.name
+
+    def choose(self, state: Any) -> Any:
+        self.log.append(None)
+        return self.player.choose(state)
+
+
 def _play_chunk(args: tuple[Any, ...]) -> list[dict[str, Any]]:
-    board, players, mix, move_cap, tags, jobs = args
-    return [play_one(board, players, mix, seed, gid, move_cap, tags) for seed, gid in jobs]
+    board, players, mix, move_cap, tags, profile_file, jobs = args
+    return [play_one(board, players, mix, seed, gid, move_cap, tags, profile_file) for seed, gid in jobs]
+
+
+def current_model(ctx: PhaseContext) -> str | None:
+    """The config's best model when the games start: the generation these games were played under
+    (recorded with each game, beside the iteration, so staleness can be measured either way)."""
+    cfg = ctx.data()
+    if not cfg.registry_path.exists():
+        return None
+    from infra.registry import ModelRegistry
+    with ModelRegistry(cfg.registry_path) as reg:
+        best = reg.best(ctx.board, ctx.players)
+    return best["id"] if best else None
 
 
 def worker_processes(requested: int, games: int) -> int:
@@ -80,16 +170,22 @@ def games_of(ctx: PhaseContext) -> Iterator[dict[str, Any]]:
     """Play the phase's games, in this process or a pool; yields records as chunks finish."""
     sp = ctx.settings.selfplay
     base = seed_base(ctx)
+    mix, model = resolved_mix(ctx)
     tags = {"iteration": ctx.iteration, "profile": ctx.profile, "configHash": ctx.config_hash,
-            "mix": sp.mix, "host": socket.gethostname()}
-    jobs = [(base + i, f"sp-{ctx.config}-i{ctx.iteration}-{base:x}-{i:05d}") for i in range(sp.games)]
+            "mix": sp.mix, "host": socket.gethostname(), "mode": ctx.mode, "model": model or current_model(ctx)}
+    if ctx.batch is not None:
+        tags["batch"] = ctx.batch
+    synced = profile_path(ctx.board, ctx.players, local_profiles_dir(ctx.data()))
+    profile_file = str(synced) if synced.exists() else None  # profile_sync's best, else config/profiles
+    stem = f"sp-{ctx.config}-i{ctx.iteration}" + ("" if ctx.batch is None else f"-b{ctx.batch}")
+    jobs = [(base + i, f"{stem}-{base:x}-{i:05d}") for i in range(sp.games)]
     procs = worker_processes(sp.processes, sp.games)
     if procs == 1:
         for seed, gid in jobs:
-            yield play_one(ctx.board, ctx.players, ctx.mix, seed, gid, sp.move_cap, tags)
+            yield play_one(ctx.board, ctx.players, mix, seed, gid, sp.move_cap, tags, profile_file)
         return
     size = max(1, min(sp.progress_every, -(-len(jobs) // (procs * 4))))
-    chunks = [(ctx.board, ctx.players, ctx.mix, sp.move_cap, tags, jobs[i:i + size])
+    chunks = [(ctx.board, ctx.players, mix, sp.move_cap, tags, profile_file, jobs[i:i + size])
               for i in range(0, len(jobs), size)]
     method = "forkserver" if sys.platform.startswith("linux") else "spawn"  # no fork under Prefect's threads
     with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context(method)) as pool:

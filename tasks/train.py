@@ -2,8 +2,10 @@
 
 1. Export: the games this iteration stored (tagged `metadata.pipeline.iteration`) become one
    shard under `data/shards/<config>/` (engine.nn.samples; without search visit counts the
-   played move, one-hot, is the policy target). A small marker remembers the shard of each
-   iteration, so a retry or re-run does not write the same games twice.
+   played move, one-hot, is the policy target). In continuous mode the games are instead those
+   the store received in the rowid range `ctx.rows` (everything since the previous training,
+   whichever batch or host played it). A small marker remembers the shard of each iteration
+   (or range), so a retry or re-run does not write the same games twice.
 2. Train: from the registry's current best model of the config when its size matches the
    profile's net (continued training), else from scratch; the newest `window_samples`
    samples across shards (engine.nn.train).
@@ -35,7 +37,19 @@ log = logging.getLogger(__name__)
 
 
 def _marker(cfg: DataConfig, ctx: PhaseContext) -> Path:
-    return cfg.data_dir / "pipeline" / ctx.config / f"shard-i{ctx.iteration}.json"
+    return cfg.data_dir / "pipeline" / ctx.config / f"shard-i{ctx.iteration}{ctx.stream}.json"
+
+
+def _records(ctx: PhaseContext, cfg: DataConfig) -> list[dict[str, Any]]:
+    """The games to learn from: the store's rowid range (continuous) or the iteration's tagged games."""
+    path = cfg.game_db_path(ctx.board, ctx.players)
+    if not path.exists():
+        return []
+    with GameStore(path, cfg.source_host, read_only=True) as store:
+        if ctx.rows is not None:
+            return list(store.records_between(*ctx.rows))
+        return [record for _, record in store.iter_records()
+                if ((record.get("metadata") or {}).get("pipeline") or {}).get("iteration") == ctx.iteration]
 
 
 def export_shard(ctx: PhaseContext, cfg: DataConfig) -> dict[str, Any]:
@@ -45,14 +59,7 @@ def export_shard(ctx: PhaseContext, cfg: DataConfig) -> dict[str, Any]:
         done = json.loads(marker.read_text())
         if done.get("path") is None or Path(done["path"]).exists():
             return {**done, "reused": True}
-    records = []
-    path = cfg.game_db_path(ctx.board, ctx.players)
-    if path.exists():
-        with GameStore(path, cfg.source_host, read_only=True) as store:
-            for _, record in store.iter_records():
-                tags = (record.get("metadata") or {}).get("pipeline") or {}
-                if tags.get("iteration") == ctx.iteration:
-                    records.append(record)
+    records = _records(ctx, cfg)
     info = write_game_shard(cfg.shards_dir, records, augment="random", seed=ctx.iteration) if records else None
     done = {"games": len(records), "samples": info.count if info else 0,
             "path": str(info.path) if info else None}

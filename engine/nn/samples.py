@@ -7,6 +7,14 @@ mover-relative frame of the encoding (slot 0 = the player to move). Positions
 with a single legal move (the bookkeeping no-action moves, forced single
 choices) teach nothing and are skipped.
 
+A record played with playout-cap randomisation (engine.nn.selfplay) carries its
+targets in metadata["searchTargets"]; then only the positions that had a full
+search become samples, for the policy *and* the value. Why not values for the
+fast ones too: a shard row holds both targets (the loss has no mask), and the
+extra rows would be near-copies of their neighbours with the same outcome; the
+value gain of playout caps comes from playing more games per compute, not from
+more rows per game (KataGo records only full-search turns as well).
+
 Augmentation happens here, where the states and moves exist: with
 `augment="random"` each position is written under one random board symmetry,
 with "all" under every symmetry (engine.nn.symmetry explains why policy targets
@@ -26,6 +34,7 @@ from engine.moves import Move
 from engine.nn.encoding import ENCODING_VERSION, encode_batch, outcome_values, seats_to_values
 from engine.nn.policy import POLICY_VERSION, indices_of
 from engine.nn.symmetry import num_symmetries, transform_sample
+from engine.records import SEARCH_TARGETS
 from engine.rules import apply_in_place, legal_moves
 from engine.state import GameState
 from infra.shards import Samples, ShardInfo, SparsePolicy, write_shard
@@ -45,9 +54,11 @@ def _target(state: GameState, moves: Sequence[Move], weights: Sequence[float]) -
 def game_positions(record: dict, visits: Sequence[Visits] | None = None
                    ) -> tuple[list[tuple[GameState, Move, Visits]], GameState]:
     """Replay a record: (state before the move, the legal move played, its visits) at every
-    position that had more than one legal move, and the final state."""
+    position that had more than one legal move, and the final state. Without `visits`, a
+    record's own search targets are used, and positions without one are left out."""
     state = new_game(record["boardType"], int(record["numPlayers"]),
                      rules_options=record.get("rulesOptions"), move_cap=0)
+    recorded = (record.get("metadata") or {}).get(SEARCH_TARGETS) if visits is None else None
     out = []
     for i, raw in enumerate(record["moves"]):
         move = Move.from_json(raw) if isinstance(raw, dict) else raw
@@ -55,7 +66,10 @@ def game_positions(record: dict, visits: Sequence[Visits] | None = None
         played = next((m for m in legal if m == move), None)
         if played is None:
             raise ValueError(f"game {record.get('id')}: move {i + 1} ({move!r}) is not legal in the replay")
-        if len(legal) > 1:
+        if len(legal) > 1 and recorded is not None:
+            if recorded[i]:
+                out.append((state.copy(), played, {legal[int(j)]: float(p) for j, p in recorded[i]}))
+        elif len(legal) > 1:
             out.append((state.copy(), played, visits[i] if visits is not None else None))
         apply_in_place(state, played)
     return out, state

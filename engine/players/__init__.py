@@ -2,7 +2,10 @@
 
 `make_player(spec, seed=...)` builds one from a spec:
 - an engine name: `random`, `heuristic`, `minimax`, `mcts`, `descent`;
-- a ladder tier `D1`..`D10` (`config/ladder.yaml`);
+- `neural:model=path/to/model.pt,sims=64`: MCTS on a trained net (`sims=0`: its policy
+  alone), engine.players.neural;
+- a ladder tier `D1`..`D10` (`config/ladder.yaml`); a tier marked `neural` plays the net
+  given by `model=` or $RIFT_NEURAL_MODEL, else its non-neural fallback (with a warning);
 - either with budget overrides after a colon, `mcts:simulations=400,c_puct=2`, or as
   keyword arguments, `make_player("D6", seed=1, simulations=400)` (keywords win).
 """
@@ -68,12 +71,26 @@ def make_player(engine: str, seed: int | None = None, **overrides: Any) -> Playe
     if name.upper() in TIERS:
         label = name.upper()
         tier = load_ladder().tiers[label]
-        params = {**tier.params, **params}
-        name = tier.engine
+        model = None
+        if tier.neural:
+            from engine.players.neural import tier_model
+            model = tier_model(label, params.pop("model", None))
+        if model:
+            params = {**tier.neural_params, **params, "model": model}
+            name = "neural"
+        else:
+            params = {**tier.params, **params}
+            name = tier.engine
+    if name == "neural":
+        from engine.players.neural import make_neural
+        player = make_neural(seed, **params)
+        if label:
+            player.name = label
+        return player
     cls = ENGINES.get(name)
     if cls is None:
         raise ValueError(
-            f"unknown engine {engine!r}: available engines are: {', '.join(ENGINES)}, "
+            f"unknown engine {engine!r}: available engines are: {', '.join(ENGINES)}, neural, "
             f"or a ladder tier D1..D10"
         )
     try:

@@ -38,7 +38,7 @@ from engine.players.evaluator import terminal_values
 from engine.players.heuristic import WeightsByConfig
 from engine.players.move_scoring import child_state, evaluate_state, score_moves
 from engine.players.profiles import Profile
-from engine.players.search_util import decision_moves, state_key
+from engine.players.search_util import best_index, decision_moves, state_key
 from engine.rules import legal_moves
 from engine.state import GameState
 
@@ -106,10 +106,7 @@ class DescentPlayer:
         self.last_nodes = self.expanded
         entry = self.table[root_key]
         me = state.current_player - 1
-        best = max(v[me] for v in entry.values)
-        cands = [i for i, v in enumerate(entry.values) if v[me] >= best - 1e-12]
-        i = cands[self.rng.randrange(len(cands))] if len(cands) > 1 else cands[0]
-        return entry.moves[i]
+        return entry.moves[best_index([v[me] for v in entry.values], self.rng, tol=1e-12)]
 
     # --- search -------------------------------------------------------------------------------
 

@@ -3,6 +3,9 @@
 One table, validated once when first used (pydantic): every tier D1..D10 present, a known
 engine per tier, and parameters that the engine's constructor accepts, so a typo in a budget
 is refused with the file, the tier and the name instead of surfacing mid-match.
+
+A tier with `neural: true` plays the net (engine.players.neural, with `neural_params`) when
+it is given a model, and `engine` + `params` (its fallback) otherwise.
 """
 from __future__ import annotations
 
@@ -29,7 +32,8 @@ class Tier(BaseModel):
 
     engine: EngineName
     params: dict[str, Any] = Field(default_factory=dict)
-    neural: bool = False  # reserved for a neural player; a stand-in until one exists
+    neural: bool = False  # the net plays this tier when a model is given; else engine + params
+    neural_params: dict[str, Any] = Field(default_factory=dict)
     note: str = ""
 
 
@@ -48,8 +52,15 @@ class Ladder(BaseModel):
         if extra:
             raise ValueError(f"unknown tier {extra[0]!r} (tiers are D1..D10)")
         from engine.players import ENGINES
+        from engine.players.neural import accepted_params
 
         for name, tier in self.tiers.items():
+            if tier.neural_params and not tier.neural:
+                raise ValueError(f"tier {name}: neural_params without neural: true")
+            bad = sorted(set(tier.neural_params) - accepted_params() - {"model"})
+            if bad:
+                raise ValueError(f"tier {name}: a neural player has no parameter {bad[0]!r} "
+                                 f"(accepted: {', '.join(sorted(accepted_params() - {'model'}))})")
             accepted = set(inspect.signature(ENGINES[tier.engine]).parameters) - {"seed"}
             for p in tier.params:
                 if p not in accepted:
@@ -60,7 +71,7 @@ class Ladder(BaseModel):
         return self
 
     def non_neural(self) -> list[str]:
-        """Tiers played by a real non-neural player (what the ladder benchmark checks)."""
+        """Tiers played by a non-neural player in every case (what the ladder benchmark checks)."""
         return [t for t in TIERS if not self.tiers[t].neural]
 
 

@@ -12,9 +12,13 @@ Why these choices:
 - The budget is a number of simulations (deterministic for a seed); `time_limit` can cap
   it as well. Dirichlet noise at the root (`noise=True`, selfplay) and the move temperature
   (visit counts to the power 1/T; 0 = most visited) draw from the seeded generator.
+- `root="gumbel"` replaces PUCT at the root only by Gumbel-top-k sampling and sequential
+  halving (engine.players.gumbel): at 8 to 32 simulations PUCT's visit counts say little,
+  while the Gumbel root still improves on the prior. Below the root both use PUCT.
 
-`search(state)` returns the move and the visit distribution over the root's legal moves
-(the policy target for training); `choose(state)` returns the move.
+`search(state)` returns the move and the policy target over the root's legal moves (the
+visit distribution, or with the Gumbel root its improved policy); `choose(state)` returns
+the move.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from typing import Mapping
 import numpy as np
 
 from engine.moves import Move
+from engine.players.gumbel import search_root as gumbel_root
 from engine.players.evaluator import Evaluator, HeuristicEvaluator, terminal_values
 from engine.players.move_scoring import child_state
 from engine.players.search_util import decision_moves
@@ -94,7 +99,12 @@ class MCTSPlayer:
         prior_temperature: float = 0.25,
         priors: bool = True,
         lookahead: bool = True,
+        root: str = "puct",
+        gumbel_k: int = 16,
+        gumbel_scale: float | None = None,
     ):
+        if root not in ("puct", "gumbel"):
+            raise ValueError(f"root must be 'puct' or 'gumbel', got {root!r}")
         self.rng = np.random.default_rng(seed)
         self.simulations = simulations
         # The last four configure the default heuristic evaluator (ignored with `evaluator`).
@@ -110,6 +120,11 @@ class MCTSPlayer:
         self.temperature = temperature
         self.batch_size = max(1, batch_size)
         self.time_limit = time_limit
+        self.root = root
+        self.gumbel_k = gumbel_k
+        # Gumbel noise samples the move in selfplay; a player that plays to win leaves it out
+        # (mctx's advice for perfect-information games): None = 1 with `noise`, else 0.
+        self.gumbel_scale = (1.0 if noise else 0.0) if gumbel_scale is None else gumbel_scale
         self.last_simulations = 0
 
     def choose(self, state: GameState) -> Move:
@@ -126,11 +141,13 @@ class MCTSPlayer:
         (priors, values), = self.evaluator.evaluate([root.state])
         root.expand(moves, priors)
         self._backup([root], values)
+        deadline = time.perf_counter() + self.time_limit if self.time_limit else None
+        if self.root == "gumbel":  # its Gumbel noise replaces Dirichlet noise and temperature
+            return gumbel_root(self, root, values[state.current_player - 1], deadline)
         if self.noise:
             noise = self.rng.dirichlet([self.dirichlet_alpha] * len(moves))
             f = self.noise_fraction
             root.priors = [(1 - f) * p + f * float(z) for p, z in zip(root.priors, noise)]
-        deadline = time.perf_counter() + self.time_limit if self.time_limit else None
         done = 0
         while done < self.simulations:
             done += self._run_batch(root, min(self.batch_size, self.simulations - done))
@@ -139,13 +156,15 @@ class MCTSPlayer:
         self.last_simulations = done
         return self._pick(root)
 
-    def _run_batch(self, root: Node, size: int) -> int:
-        """Select up to `size` leaves under virtual loss, evaluate them together, back up."""
+    def _run_batch(self, root: Node, size: int, firsts: list[int] | None = None) -> int:
+        """Select `size` leaves under virtual loss, evaluate them together, back up.
+        `firsts[j]`, when given, is the root child simulation j must go through (the
+        Gumbel root allocates its simulations itself; PUCT takes over below)."""
         pending: list[tuple[list[Node], Node]] = []
         seen: set[int] = set()
         terminal: list[list[Node]] = []
-        for _ in range(size):
-            path = self._select(root)
+        for j in range(size):
+            path = self._select(root, firsts[j] if firsts is not None else None)
             leaf = path[-1]
             for nd in path:
                 nd.vl += 1
@@ -176,11 +195,14 @@ class MCTSPlayer:
             self._backup(path, vals)
         return size
 
-    def _select(self, root: Node) -> list[Node]:
+    def _select(self, root: Node, first: int | None = None) -> list[Node]:
         node = root
         path = [node]
         while node.expanded and node.state.status == "active":
-            i = self._best_child(node)
+            if first is not None:
+                i, first = first, None
+            else:
+                i = self._best_child(node)
             child = node.children[i]
             if child is None:
                 child = node.children[i] = Node(child_state(node.state, node.moves[i]))

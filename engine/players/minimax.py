@@ -24,7 +24,7 @@ from engine.moves import Move
 from engine.players.heuristic import WeightsByConfig
 from engine.players.move_scoring import child_state, evaluate_state, score_moves
 from engine.players.profiles import Profile
-from engine.players.search_util import Budget, OutOfBudget, decision_moves, state_key
+from engine.players.search_util import Budget, OutOfBudget, best_index, decision_moves, state_key
 from engine.rules import legal_moves
 from engine.state import GameState
 
@@ -84,9 +84,7 @@ class MinimaxPlayer:
             scores, _ = score_moves(s, moves, self.w)
             self.budget.spend(len(moves))
             vals = [float(v) for v in scores[:, self.root]]
-            top = max(vals)
-            cands = [m for m, v in zip(moves, vals) if v >= top - 1e-9]
-            return top, cands[self.rng.randrange(len(cands))] if len(cands) > 1 else cands[0]
+            return max(vals), moves[best_index(vals, self.rng)]
         alpha, beta = -float("inf"), float("inf")
         best_val, best = -float("inf"), moves[0]
         for m in moves[: max(self.beam, 1)]:

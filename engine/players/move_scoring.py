@@ -31,34 +31,16 @@ from engine.players.features import (
     VULNERABLE, board_tables, raw_coefficients, raw_stats, seat_scores,
 )
 from engine.rules import apply_in_place, legal_moves
-from engine.rules.movement import stack_can_act
+from engine.rules.victory import count_legal_placements
 from engine.state import GameState, cap_height
 
 
 def _several_placements(s: GameState) -> bool:
-    """True when the player to move has at least two ring placements. Listing every legal
-    move to find out costs a whole placement generation (140 moves on square8) for each
-    child a search builds; this usually answers at the first empty cell."""
-    p = s.current_player
-    hand = s.hand[p]
-    if s.phase != "ring_placement" or hand <= 0:
+    """True when the player to move has at least two ring placements (a search asks this for
+    every child it builds, to skip positions with a single legal move)."""
+    if s.phase != "ring_placement":
         return False
-    stacks, markers, collapsed = s.stacks, s.markers, s.collapsed
-    top = min(3, hand)
-    found = 0
-    for c in range(s.geo.num_cells):
-        if collapsed[c] or markers[c]:
-            continue
-        st = stacks[c]
-        if st is None:
-            for k in range(1, top + 1):
-                if stack_can_act(s, c, k, k):
-                    found += 1
-        elif stack_can_act(s, c, len(st) + 1, cap_height(st) + 1 if st[-1] == p else 1):
-            found += 1
-        if found >= 2:
-            return True
-    return False
+    return count_legal_placements(s, s.current_player, 2) >= 2
 
 
 def advance_forced(s: GameState, limit: int = 64) -> None:

@@ -137,4 +137,9 @@ def profile_to_dict(profile: Profile) -> dict:
 
 
 def save_profile(profile: Profile, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(profile_to_dict(profile), indent=2) + "\n")
+    """Write the profile atomically (a reader never sees half a file), creating the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(profile_to_dict(profile), indent=2) + "\n")
+    tmp.replace(path)

@@ -16,6 +16,14 @@ def decision_moves(state: GameState) -> list[Move]:
     return moves
 
 
+def best_index(values: list[float], rng, tol: float = 1e-9) -> int:
+    """Index of the highest value, ties (within `tol`) broken by the player's seeded `rng`
+    (a `random.Random`), so a deterministic search still varies between equal moves."""
+    top = max(values)
+    cands = [i for i, v in enumerate(values) if v >= top - tol]
+    return cands[rng.randrange(len(cands))] if len(cands) > 1 else cands[0]
+
+
 def state_key(s: GameState) -> tuple:
     """Everything the rules look at, as a hashable tuple: equal keys mean equal futures.
 

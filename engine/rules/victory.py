@@ -7,7 +7,7 @@ elimination threshold mid-turn still plays out the turn's bookkeeping first.
 from __future__ import annotations
 
 from engine.rules.movement import player_has_stack_action, stack_can_act
-from engine.state import GameState
+from engine.state import GameState, cap_height
 
 
 def _finish(s: GameState, winner: int | None, reason: str, outcome: str | None = None) -> None:
@@ -29,11 +29,15 @@ def territory_counts(s: GameState) -> list[int]:
     return counts
 
 
-def has_legal_placement(s: GameState, player: int) -> bool:
+def count_legal_placements(s: GameState, player: int, at_most: int) -> int:
+    """How many ring placements `player` has, counting no further than `at_most`: callers ask
+    "any?" or "more than one?", and stopping early usually answers at the first empty cell
+    instead of generating every placement (140 on square8)."""
     if s.hand[player] <= 0:
-        return False
+        return 0
     stacks, markers, collapsed = s.stacks, s.markers, s.collapsed
     top = min(3, s.hand[player])
+    found = 0
     for c in range(s.geo.num_cells):
         if collapsed[c] or markers[c]:
             continue
@@ -41,14 +45,18 @@ def has_legal_placement(s: GameState, player: int) -> bool:
         if st is None:
             for k in range(1, top + 1):
                 if stack_can_act(s, c, k, k):
-                    return True
-        else:
-            from engine.state import cap_height
+                    found += 1
+                    if found >= at_most:
+                        return found
+        elif stack_can_act(s, c, len(st) + 1, cap_height(st) + 1 if st[-1] == player else 1):
+            found += 1
+        if found >= at_most:
+            return found
+    return found
 
-            cap = cap_height(st) + 1 if st[-1] == player else 1
-            if stack_can_act(s, c, len(st) + 1, cap):
-                return True
-    return False
+
+def has_legal_placement(s: GameState, player: int) -> bool:
+    return count_legal_placements(s, player, 1) >= 1
 
 
 def has_real_action(s: GameState, player: int) -> bool:

@@ -1,0 +1,133 @@
+"""Continuous mode: the loop's phases as three chains that never wait on each other.
+
+A synchronous iteration leaves selfplay's machines idle while training and evaluation run.
+In continuous mode each chain is a flow of its own, deployed per board (prefect.yaml):
+
+- `continuous-selfplay/<board>` runs `selfplay_loop`: batch after batch of selfplay games,
+  and after each batch the event `rift.games.added` (the batch's new games, and the games
+  stored since the last training). It does not wait for anything.
+- `continuous-train/<board>` runs `train_on_games`, started by a deployment trigger when
+  enough `rift.games.added` events have arrived for a config: it syncs, trains on the games
+  that arrived since the last training (tasks/ledger.py) and registers the candidate, which
+  emits `rift.model.registered`. One training per config at a time (concurrency limit
+  `train-<config>`), and never twice on the same games.
+- `continuous-evaluate/<board>` runs `evaluate_and_gate`, started by a trigger on
+  `rift.model.registered` with the model id and its iteration from the event: evaluate,
+  rate, gate, and the same summary artifact an iteration publishes.
+
+Events of continuous runs carry the label `rift.mode: continuous`, so the triggers ignore
+`rift iterate`'s own events. The triggers are declared disabled; `rift up --continuous`
+(or `rift continuous on`) turns them on. The iteration flow stays the unit a user runs by hand.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from flows.iteration import execute, make_context
+from flows.plan import build_plan, completed_iterations, mark_completed
+from infra.data_config import DataConfig, config_key
+from infra.pipeline_config import load_pools_config
+from tasks.common import PhaseContext, emit, retry_options
+from tasks.ledger import claim_batch, read_ledger, record_training, untrained
+
+
+def open_iteration(data: DataConfig, config: str) -> int:
+    """The iteration the games played now will train: one past the newest training or iteration."""
+    done = completed_iterations(data, config)
+    return max([read_ledger(data, config)["last_iteration"], *done]) + 1
+
+
+def continuous_context(board: str, players: int, profile: str, data_dir: str | None, pipeline_config: str | None,
+                       iteration: int | None = None, **updates: Any) -> tuple[Any, PhaseContext, DataConfig]:
+    """The iteration's context (settings validated once), marked continuous, at the open iteration (or
+    `iteration`). Selfplay asks again before every batch, so its games name the iteration they will train."""
+    cfg, ctx, data = make_context(board, players, profile, iteration or 1, data_dir, pipeline_config)
+    number = iteration or open_iteration(data, ctx.config)
+    return cfg, ctx.model_copy(update={"mode": "continuous", "iteration": number, **updates}), data
+
+
+@contextmanager
+def one_at_a_time(name: str) -> Iterator[None]:
+    """One slot of the global concurrency limit `name` (created with one slot on first use; strict, so
+    a limit that cannot be taken fails the run instead of silently limiting nothing)."""
+    from prefect.concurrency.sync import concurrency
+
+    from tasks.limits import ensure_limit
+    ensure_limit(name, 1)
+    with concurrency(name, occupy=1, strict=True):
+        yield
+
+
+@flow(name="continuous-selfplay", flow_run_name="{board}-{players}p-{profile}", log_prints=True)
+def selfplay_loop(board: str, players: int = 2, profile: str = "default", batches: int | None = None,
+                  publish: bool = False, data_dir: str | None = None,
+                  pipeline_config: str | None = None) -> dict[str, Any]:
+    """Play batches of `selfplay.games` games, one after the other, until cancelled (or `batches`).
+
+    After each batch: `rift.games.added` with the batch's new games and the games stored since the
+    last training. `publish` exports each batch for the trainer's sync (a worker with its own data
+    folder, e.g. on a GPU pool).
+    """
+    from tasks.selfplay import selfplay
+    logger = get_run_logger()
+    played = added = 0
+    while batches is None or played < batches:
+        _, base, data = continuous_context(board, players, profile, data_dir, pipeline_config)
+        ctx = base.model_copy(update={"batch": claim_batch(data, base.config), "placed": publish})
+        result = selfplay.with_options(**retry_options(ctx.settings.retries))(ctx=ctx, upstream=[])
+        since = untrained(data, board, players)[2]
+        emit("games.added", ctx, {"batch": ctx.batch, "games": result["inserted"], "since_training": since,
+                                  "store_games": result["store_games"]})
+        played, added = played + 1, added + result["inserted"]
+        logger.info("batch %d of %s (iteration %d): %d new games, %d since the last training", ctx.batch,
+                    ctx.config, ctx.iteration, result["inserted"], since)
+    return {"config": config_key(board, players), "batches": played, "games": added}
+
+
+@flow(name="continuous-train", flow_run_name="{board}-{players}p-{profile}", log_prints=True, persist_result=True)
+def train_on_games(board: str, players: int = 2, profile: str = "default", min_games: int | None = None,
+                   data_dir: str | None = None, pipeline_config: str | None = None) -> dict[str, Any]:
+    """Sync, then train on the games that arrived since the last training and register the candidate
+    (`rift.model.registered` starts its evaluation). Skips when fewer than `min_games` (default: one
+    selfplay batch) are new: a late or repeated trigger does not train on the same games again."""
+    from tasks.sync import sync
+    from tasks.train import train
+    logger = get_run_logger()
+    config = config_key(board, players)
+    with one_at_a_time(f"train-{config}"):
+        _, ctx, data = continuous_context(board, players, profile, data_dir, pipeline_config)
+        options = retry_options(ctx.settings.retries)
+        sync.with_options(refresh_cache=True, **options)(ctx=ctx, upstream=[])  # published batches of other hosts
+        after, upto, new = untrained(data, board, players)
+        needed = min_games or ctx.settings.selfplay.games
+        if new < needed:
+            logger.info("%d new games of %s since the last training, fewer than %d: not training", new, config,
+                        needed)
+            return {"config": config, "trained": False, "new_games": new, "min_games": needed}
+        ctx = ctx.model_copy(update={"rows": (after, upto)})
+        result = train.with_options(**options)(ctx=ctx, upstream=[f"games-{config}-{after}-{upto}"])
+        record_training(data, config, upto, ctx.iteration)
+    logger.info("iteration %d of %s: model %s trained on %d new games", ctx.iteration, config, result["model"], new)
+    return {"config": config, "trained": True, "new_games": new, "iteration": ctx.iteration,
+            "model": result["model"], "metrics": result["metrics"]}
+
+
+@flow(name="continuous-evaluate", flow_run_name="{board}-{players}p-{model}", log_prints=True, persist_result=True)
+def evaluate_and_gate(board: str, model: str, iteration: int, players: int = 2, profile: str = "default",
+                      data_dir: str | None = None, pipeline_config: str | None = None) -> dict[str, Any]:
+    """Evaluate the candidate `model` of `iteration` against the best and the baselines, rate it, gate
+    it; publish the iteration summary. One evaluation per config at a time (the ratings are fitted
+    over every evaluation game of the config), none dropped."""
+    cfg, ctx, data = continuous_context(board, players, profile, data_dir, pipeline_config, iteration=iteration)
+    with one_at_a_time(f"evaluate-{ctx.config}"):
+        plan = build_plan(cfg, load_pools_config(), ctx, ["evaluate", "gate"], local=True)
+        summary = execute(plan, ctx, data, upstream=[model])
+        mark_completed(data, ctx.config, ctx.iteration)
+    gate = summary["phases"]["gate"]["result"]
+    evaluated = summary["phases"]["evaluate"]["result"]
+    return {"config": ctx.config, "iteration": ctx.iteration, "model": model, "rating": evaluated["rating"],
+            "promoted": gate["promoted"], "reason": gate["reason"], "wall_s": summary["wall_s"]}

@@ -1,0 +1,149 @@
+"""Continuous mode: the ledger, selfplay batches, training on new games only, and the chains as flows
+against the session's Prefect server, with prefect.yaml's triggers checked against the events the
+flows really emitted (read back through the server's events API)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import yaml
+
+from infra.data_config import load_data_config
+from infra.gamestore import GameStore
+from infra.registry import ModelRegistry
+from tasks.common import phase_key
+from tasks.ledger import claim_batch, read_ledger, record_training, untrained
+from tasks.selfplay import play_and_store, player_version, seed_base
+from tasks.train import export_shard
+
+from . import api
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def continuous_triggers() -> dict[str, dict]:
+    """`<flow>/<board>` -> the trigger declared in prefect.yaml, for the continuous deployments."""
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    flows = {"flows/continuous.py:train_on_games": "continuous-train",
+             "flows/continuous.py:evaluate_and_gate": "continuous-evaluate"}
+    return {f"{flows[d['entrypoint']]}/{d['name']}": d["triggers"][0] for d in spec["deployments"]
+            if d["entrypoint"] in flows}
+
+
+def test_batches_play_new_seeds_and_training_takes_only_new_games(make_ctx, tmp_path):
+    data = load_data_config(data_dir=tmp_path / "data")
+
+    def continuous(**fields):
+        return make_ctx().model_copy(update={"mode": "continuous", **fields})
+    first, second = (continuous(batch=claim_batch(data, "hex8_2p")) for _ in range(2))
+    assert (first.batch, second.batch) == (1, 2) and read_ledger(data, "hex8_2p")["next_batch"] == 3
+    assert seed_base(first) != seed_base(second)
+    assert phase_key("selfplay", first, []) != phase_key("selfplay", second, [])
+    assert phase_key("selfplay", make_ctx(), []) == phase_key("selfplay", make_ctx(), [])  # iterations unchanged
+    for ctx in (first, second):
+        assert play_and_store(ctx)["inserted"] == 6
+    assert untrained(data, "hex8", 2) == (0, 12, 12)
+    shard = export_shard(continuous(rows=(0, 12)), data)
+    assert shard["games"] == 12 and not shard["reused"]
+    assert export_shard(continuous(rows=(0, 12)), data)["reused"]  # a retry writes nothing
+    record_training(data, "hex8_2p", 12, iteration=1)
+    assert untrained(data, "hex8", 2) == (12, 12, 0)
+    with GameStore(data.game_db_path("hex8", 2), "t", read_only=True) as store:
+        tags = [row[4] for row in store.json_rows(["$.metadata.pipeline.batch"])]
+    assert sorted(set(tags)) == [1, 2]
+
+
+def test_each_seat_records_the_profile_version_it_played_with():
+    from engine.players import make_player
+    from engine.players.profiles import load_profile
+    version = load_profile("hex8", 2).version
+    assert player_version(make_player("heuristic", seed=1), "hex8", 2) == f"heuristic@{version}"
+    assert player_version(make_player("mcts", seed=1), "hex8", 2) == f"mcts@{version}"
+    assert player_version(make_player("random", seed=1), "hex8", 2) == "random"
+
+
+def test_triggers_are_declared_off_with_the_count_and_the_model_from_the_event():
+    triggers = continuous_triggers()
+    boards = ("square8", "square19", "hex8", "hexagonal")
+    assert set(triggers) == {f"{f}/{b}" for f in ("continuous-train", "continuous-evaluate") for b in boards}
+    assert not any(t["enabled"] for t in triggers.values())
+    train = triggers["continuous-train/hex8"]
+    assert (train["expect"], train["threshold"], train["within"], train["for_each"]) == (
+        ["rift.games.added"], 2, 0, ["prefect.resource.id"])
+    evaluate = triggers["continuous-evaluate/hex8"]
+    assert evaluate["parameters"]["model"] == "{{ event.payload.model }}"
+
+
+def test_the_chains_run_as_flows_and_the_triggers_match_their_events(prefect_api, tmp_path):
+    """selfplay_loop -> train_on_games -> evaluate_and_gate, called here in order (the end-to-end test
+    lets the server's triggers start them); a second training finds no new games and does not train."""
+    from prefect.server.events.schemas.automations import EventTrigger
+    from prefect.server.events.schemas.events import ReceivedEvent
+
+    from flows.continuous import evaluate_and_gate, selfplay_loop, train_on_games
+    data = str(tmp_path / "data")
+    played = selfplay_loop("square8", 2, "tiny", batches=2, data_dir=data)
+    assert played == {"config": "square8_2p", "batches": 2, "games": 12}
+    trained = train_on_games("square8", 2, "tiny", data_dir=data)
+    assert trained["trained"] and trained["new_games"] == 12 and trained["iteration"] == 1
+    again = train_on_games("square8", 2, "tiny", data_dir=data)
+    assert again == {"config": "square8_2p", "trained": False, "new_games": 0, "min_games": 6}
+    rated = evaluate_and_gate("square8", trained["model"], trained["iteration"], 2, "tiny", data_dir=data)
+    assert rated["model"] == trained["model"] and rated["rating"] is not None
+    with ModelRegistry(tmp_path / "data" / "registry.db") as reg:
+        models = reg.models_frame("square8", 2)
+    assert list(models["id"]) == [trained["model"]] and models["rating"].notna().all()
+    nxt = selfplay_loop("square8", 2, "tiny", batches=1, data_dir=data)  # plays for iteration 2 now
+    assert nxt["games"] == 6
+    with GameStore(tmp_path / "data" / "games" / "square8_2p.db", "t", read_only=True) as store:
+        newest = store.json_rows(["$.metadata.pipeline.iteration", "$.metadata.pipeline.model"], 1)[0]
+    assert newest[4:] == (2, trained["model"] if rated["promoted"] else None)  # the best model then, if any
+
+    # the events the flows emitted, as the server stored them, against prefect.yaml's triggers
+    wanted = {"filter": {"event": {"name": ["rift.games.added", "rift.model.registered"]},
+                         "resource": {"id": ["rift.config.square8_2p"]}}, "limit": 50}
+    deadline = time.monotonic() + 30
+    while True:  # the client sends events in the background: give the last ones a moment to arrive
+        events: dict[str, list[ReceivedEvent]] = {}
+        for e in api.post(api.current_api(), "/events/filter", wanted)["events"]:
+            events.setdefault(e["event"], []).append(ReceivedEvent.model_validate(e))
+        if len(events.get("rift.games.added", [])) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(events["rift.games.added"]) == 3 and len(events["rift.model.registered"]) == 1
+    registered = events["rift.model.registered"][0]
+    assert registered.payload["model"] == trained["model"] and registered.payload["iteration"] == 1
+    for name, trigger in continuous_triggers().items():
+        server = EventTrigger.model_validate({"posture": "Reactive", **{
+            k: trigger[k] for k in ("expect", "match", "for_each", "threshold", "within") if k in trigger}})
+        ours = name.endswith("/square8")
+        assert all(server.covers(e) == (ours and name.startswith("continuous-train"))
+                   for e in events["rift.games.added"]), name
+        assert server.covers(registered) == (ours and name.startswith("continuous-evaluate")), name
+        iteration_event = registered.model_copy(update={"resource": registered.resource.model_copy(
+            update={"root": {**registered.resource.root, "rift.mode": "iteration"}})})
+        assert not server.covers(iteration_event)  # `rift iterate`'s own events start nothing
+
+
+def test_selfplay_plays_with_the_synced_best_profile(make_ctx, tmp_path):
+    """profile_sync's best profile (data/profiles/<config>.json) is what selfplay's heuristic seats
+    play with, and each game records its version; without one, config/profiles is used."""
+    from engine.players.profiles import load_profile, profile_path, save_profile
+    from tasks.cmaes import local_profiles_dir
+
+    data = load_data_config(data_dir=tmp_path / "data")
+    ctx = make_ctx(selfplay={"games": 2, "mix": "heuristic-only"})
+    play_and_store(ctx)
+    repo_version = load_profile("hex8", 2).version
+    tuned = load_profile("hex8", 2)
+    tuned = dataclasses.replace(tuned, version="tuned-by-cmaes-7")
+    save_profile(tuned, profile_path("hex8", 2, local_profiles_dir(data)))
+    play_and_store(make_ctx(iteration=2, selfplay={"games": 2, "mix": "heuristic-only"}))
+    with GameStore(data.game_db_path("hex8", 2), "t", read_only=True) as store:
+        rows = store.json_rows(["$.metadata.pipeline.iteration", "$.metadata.playerVersions"])
+    versions = {row[4]: set() for row in rows}
+    for row in rows:
+        versions[row[4]].update(json.loads(row[5]) if isinstance(row[5], str) else row[5])
+    assert versions == {1: {f"heuristic@{repo_version}"}, 2: {"heuristic@tuned-by-cmaes-7"}}
