@@ -54,13 +54,14 @@ def _fail(message: str) -> None:
 
 
 def _plan(board: str, players: int, profile: str, number: int | None, phases: list[str] | None,
-          data_dir: Path | None, config: Path | None, pools: Path | None, local: bool) -> Any:
+          data_dir: Path | None, config: Path | None, pools: Path | None, local: bool,
+          engine: str | None = None) -> Any:
     from flows.iteration import make_context
     from flows.plan import build_plan, mark_cached
     from infra.pipeline_config import PipelineConfigError, load_pools_config
     try:
         cfg, ctx, data = make_context(board, players, profile, number, str(data_dir) if data_dir else None,
-                                      str(config) if config else None)
+                                      str(config) if config else None, engine)
         plan = build_plan(cfg, load_pools_config(pools), ctx, phases, local)
     except (PipelineConfigError, ValueError) as exc:
         _fail(str(exc))
@@ -135,13 +136,18 @@ def iterate(
     pools: Annotated[Path | None, typer.Option(help="Work pools and placement (default config/pools.yaml).")]
     = None,
     local: Annotated[bool, typer.Option("--local", help="Ignore pool placement: run every phase here.")] = False,
+    engine: Annotated[str | None, typer.Option(
+        "--engine", help="Selfplay engine: gpu (the batched engine, engine/batched), cpu (the reference engine), "
+                         "auto (gpu when CUDA is present and the mix allows). Default: the profile's.")] = None,
 ) -> None:
     """Run the improvement loop for one board configuration, by default in this process against a
     local Prefect (SQLite) and the local data folder."""
     _prefect_env()
     if number is not None and iterations > 1:
         _fail("--iteration names one iteration; leave it out with --iterations")
-    plan, ctx, data = _plan(board, players, profile, number, phase, data_dir, config, pools, local)
+    if engine not in (None, "auto", "cpu", "gpu"):
+        _fail(f"--engine {engine!r}: choose auto, cpu or gpu")
+    plan, ctx, data = _plan(board, players, profile, number, phase, data_dir, config, pools, local, engine)
     if dry_run:
         _print_plan(plan, data)
     for problem in plan.problems:
@@ -152,7 +158,8 @@ def iterate(
     for _ in range(iterations):
         state = iteration(board, players, profile, number, phases=phase, data_dir=str(data_dir) if data_dir else None,
                           pipeline_config=str(config) if config else None,
-                          pools_config=str(pools) if pools else None, local=local, return_state=True)
+                          pools_config=str(pools) if pools else None, local=local, selfplay_engine=engine,
+                          return_state=True)
         run_id = str(state.state_details.flow_run_id)
         if not state.is_completed():
             _fail(f"iteration failed: {state.message}")

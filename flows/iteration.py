@@ -27,10 +27,11 @@ from tasks.common import PhaseContext, PhaseError, code_version, emit, retry_opt
 
 
 def make_context(board: str, players: int, profile: str, iteration: int | None, data_dir: str | None,
-                 pipeline_config: str | None) -> tuple[Any, PhaseContext, DataConfig]:
-    """Validate the configuration once and build the context every phase receives."""
+                 pipeline_config: str | None, selfplay_engine: str | None = None) -> tuple[Any, PhaseContext, DataConfig]:
+    """Validate the configuration once and build the context every phase receives
+    (`selfplay_engine` overrides the profile's selfplay.engine: auto, cpu or gpu)."""
     cfg = load_pipeline_config(pipeline_config)
-    settings = cfg.resolve(profile, board, players)
+    settings = cfg.resolve(profile, board, players, selfplay_engine=selfplay_engine)
     data = load_data_config(data_dir=data_dir)
     number = iteration or next_iteration(data, f"{board}_{players}p")
     run = FlowRunContext.get()
@@ -113,13 +114,15 @@ def execute(plan: Plan, ctx: PhaseContext, data: DataConfig, publish_artifacts: 
 @flow(name="iteration", flow_run_name="{board}-{players}p-{profile}", log_prints=True, persist_result=True)
 def iteration(board: str, players: int = 2, profile: str = "default", iteration: int | None = None,
               phases: list[str] | None = None, data_dir: str | None = None, pipeline_config: str | None = None,
-              pools_config: str | None = None, local: bool = False) -> dict[str, Any]:
+              pools_config: str | None = None, local: bool = False, selfplay_engine: str | None = None
+              ) -> dict[str, Any]:
     """One iteration of the loop for `board` with `players` players; returns the summary (small).
 
     `iteration` defaults to the next one not completed for this config (a re-run resumes it);
-    `phases` runs only those phases; `local` ignores pool placement and runs everything here.
+    `phases` runs only those phases; `local` ignores pool placement and runs everything here;
+    `selfplay_engine` (auto, cpu, gpu) overrides the profile's choice of selfplay engine.
     """
-    cfg, ctx, data = make_context(board, players, profile, iteration, data_dir, pipeline_config)
+    cfg, ctx, data = make_context(board, players, profile, iteration, data_dir, pipeline_config, selfplay_engine)
     plan = build_plan(cfg, load_pools_config(pools_config), ctx, phases, local)
     summary = execute(plan, ctx, data)
     if phases is None:  # a partial run (--phase) does not complete the iteration

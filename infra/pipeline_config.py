@@ -55,6 +55,11 @@ class SelfplaySettings(_Strict):
     move_cap: int | None = Field(None, ge=1)
     progress_every: int = Field(25, ge=1, description="Games between progress-artifact updates.")
     host_slots: int = Field(0, ge=0, description="Selfplay runs allowed at once per host (0 = no limit).")
+    engine: Literal["auto", "cpu", "gpu"] = Field(
+        "auto", description="auto: the batched engine (engine/batched) when CUDA is present and the mix is one "
+                            "batched player (random-only, heuristic-only); cpu: the reference engine in a process "
+                            "pool; gpu: the batched engine always (CPU tensors without CUDA).")
+    gpu_batch: int = Field(4096, gt=0, description="Games the batched engine plays at once.")
 
 
 class SyncSettings(_Strict):
@@ -159,8 +164,9 @@ class PipelineConfig(_Strict):
         parent = self.profiles[name].get("extends")
         return _merge(self._body(parent, seen + (name,)), raw) if parent else copy.deepcopy(raw)
 
-    def resolve(self, profile: str, board: str, players: int) -> Profile:
-        """The settings of `profile` for one board configuration, validated."""
+    def resolve(self, profile: str, board: str, players: int, selfplay_engine: str | None = None) -> Profile:
+        """The settings of `profile` for one board configuration, validated (`selfplay_engine`
+        overrides selfplay.engine, as `rift iterate --engine` does)."""
         key = config_key(board, players)
         body = self._body(profile)
         overrides = self.profiles[profile].get("configs") or {}
@@ -168,6 +174,8 @@ class PipelineConfig(_Strict):
         for name in (board, key):
             if name in overrides:
                 body, where = _merge(body, overrides[name]), f"profiles.{profile}.configs.{name}"
+        if selfplay_engine is not None:
+            body = _merge(body, {"selfplay": {"engine": selfplay_engine}})
         try:
             resolved = Profile.model_validate(body)
         except ValidationError as exc:

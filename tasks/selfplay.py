@@ -86,8 +86,53 @@ def seat_player(spec: str, seed: int, log: list[Any] | None = None, profile_file
                             seed=seed + 7)
 
 
+BATCHED_PLAYERS = ("random", "heuristic")
+
+
+def cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def batched_player(ctx: PhaseContext) -> str | None:
+    """The player of the batched engine (engine/batched) when this run's games go there, else None.
+
+    The batched engine plays one player type in every seat, so it takes mixes of one batched
+    player (random-only, heuristic-only); `auto` uses it when CUDA is present (GPU pools), `gpu`
+    always (a mix it cannot play is refused), `cpu` never."""
+    sp = ctx.settings.selfplay
+    if sp.engine == "cpu":
+        return None
+    engines = [e for e, w in ctx.mix.items() if w > 0]
+    one = engines[0] if len(engines) == 1 and engines[0] in BATCHED_PLAYERS else None
+    if sp.engine == "gpu" and one is None:
+        raise PermanentPhaseError("selfplay", ctx, ValueError(
+            f"selfplay engine gpu plays one batched player (random or heuristic) in every seat, but mix "
+            f"{sp.mix!r} is {ctx.mix}; use mix random-only or heuristic-only, or --engine cpu"))
+    if sp.engine == "auto" and not (one and cuda_available()):
+        return None
+    return one
+
+
+def _batched_games(ctx: PhaseContext, player: str, jobs: list[tuple[int, str]], base: int,
+                   tags: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The phase's games from the batched engine: every game is replayed through the reference
+    engine before it is yielded (engine.batched.records), so the store gets the same records."""
+    from engine.batched.records import batched_records
+    sp = ctx.settings.selfplay
+    for record in batched_records(ctx.board, ctx.players, [gid for _, gid in jobs], player=player,
+                                  device="auto", seed=base, move_cap=sp.move_cap, batch=sp.gpu_batch):
+        record["metadata"]["playerVersions"] = list(record["metadata"]["engines"])
+        record["metadata"]["pipeline"] = tags
+        yield record
+
+
 def check_engines(ctx: PhaseContext) -> None:
     """Refuse at once (no retries) a mix naming an engine this build cannot make."""
+    batched_player(ctx)
     mix, _ = resolved_mix(ctx)
     for engine in mix:
         if needs_model(engine) and parse_spec(engine)[0] in ("nn", "neural"):
@@ -179,6 +224,10 @@ def games_of(ctx: PhaseContext) -> Iterator[dict[str, Any]]:
     profile_file = str(synced) if synced.exists() else None  # profile_sync's best, else config/profiles
     stem = f"sp-{ctx.config}-i{ctx.iteration}" + ("" if ctx.batch is None else f"-b{ctx.batch}")
     jobs = [(base + i, f"{stem}-{base:x}-{i:05d}") for i in range(sp.games)]
+    player = batched_player(ctx)
+    if player is not None:
+        yield from _batched_games(ctx, player, jobs, base, tags)
+        return
     procs = worker_processes(sp.processes, sp.games)
     if procs == 1:
         for seed, gid in jobs:
