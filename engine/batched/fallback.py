@@ -57,7 +57,7 @@ def choose(s: GameState, player: str, rng: random.Random) -> Move:
     return pick[rng.randrange(len(pick))]
 
 
-def run_fallback(bs: BatchState, idx: list[int], player: str,
+def run_fallback(bs: BatchState, idx: list[int], seats: list[str],
                  rng: random.Random) -> list[list[Move]]:
     """Advance games `idx` on the reference engine; returns the moves played per game."""
     states = read_states(bs, idx)
@@ -65,7 +65,7 @@ def run_fallback(bs: BatchState, idx: list[int], player: str,
     for s in states:
         moves = []
         while True:
-            m = choose(s, player, rng)
+            m = choose(s, seats[s.current_player - 1], rng)
             apply_in_place(s, m)
             moves.append(m)
             if not needs_fallback(s):

@@ -173,7 +173,6 @@ def weighted_slot(slots: torch.Tensor, weight0: torch.Tensor, gen: torch.Generat
     """Flat slot index per game, slot 0 entries weighted by weight0 [B] (the extraction
     count), others by 1, plus one last index for skip_recovery (weight 1)."""
     B = slots.shape[0]
-    K = slots.shape[-1]
     w = slots.long()
     w[..., 0] *= weight0[:, None, None]
     flat = torch.cat([w.flatten(1), torch.ones(B, 1, dtype=torch.long, device=slots.device)], 1)
@@ -181,5 +180,4 @@ def weighted_slot(slots: torch.Tensor, weight0: torch.Tensor, gen: torch.Generat
     u = torch.rand(B, generator=gen, device=slots.device)
     r = (u * total).long().clamp(max=total - 1)
     csum = torch.cumsum(flat, 1)
-    del K
     return (csum > r[:, None]).to(torch.uint8).argmax(1)

@@ -35,14 +35,17 @@ def pick_device(device: str = "auto") -> str:
 
 
 class BatchedGames:
-    """B games of (board, num_players) played by `player` ('random' or 'heuristic')."""
+    """B games of (board, num_players) played by `player`: 'random' or 'heuristic' for every
+    seat, or one of them per seat (a list, seat 1 first)."""
 
-    def __init__(self, board: str, num_players: int, batch: int, *, player: str = "random",
-                 device: str = "cpu", seed: int = 0, move_cap: int | None = None,
-                 rules_options: dict | None = None):
-        if player not in PLAYERS:
-            raise ValueError(f"player must be one of {PLAYERS}, got {player!r}")
+    def __init__(self, board: str, num_players: int, batch: int, *,
+                 player: str | list[str] = "random", device: str = "cpu", seed: int = 0,
+                 move_cap: int | None = None, rules_options: dict | None = None):
+        seats = [player] * num_players if isinstance(player, str) else list(player)
+        if len(seats) != num_players or any(x not in PLAYERS for x in seats):
+            raise ValueError(f"player must be one of {PLAYERS} or one per seat, got {player!r}")
         self.board, self.num_players, self.player = board, num_players, player
+        self.seats = seats
         states = [
             new_game(board, num_players, rules_options=rules_options, move_cap=move_cap,
                      game_id=f"batched-{board}-{num_players}p-{seed}-{i}")
@@ -80,16 +83,25 @@ class BatchedGames:
         top, cap = stack_tops(bs)
         sc = scan(bs, cap)
         legal = legal_mask(bs, top, cap, sc)
-        if self.player == "random":
+        uses = set(self.seats)
+        if uses == {"random"}:
             a = random_choice(legal.mask, self.gen)
-        else:
+        elif uses == {"heuristic"}:
             a = heuristic_choice(bs, legal, sc, top, cap, self.gen, self.score_budget)
+        else:
+            seat_heur = torch.tensor([False] + [x == "heuristic" for x in self.seats],
+                                     device=bs.device)
+            heur = seat_heur[bs.current_player]
+            a = torch.where(heur, heuristic_choice(bs, legal, sc, top, cap, self.gen, self.score_budget),
+                            random_choice(legal.mask, self.gen))
         extraction = None
         if legal.slides is not None:
             extraction = choose_extraction(legal.slides.extract, self.gen)
-            if self.player == "random":
+            if "random" in uses:
                 # a slide paid by extraction stands for one reference move per stack
-                rg = torch.nonzero(legal.recovering).squeeze(1)
+                seat_rand = torch.tensor([False] + [x == "random" for x in self.seats],
+                                         device=bs.device)
+                rg = torch.nonzero(legal.recovering & seat_rand[bs.current_player]).squeeze(1)
                 sld = legal.slides
                 flat = weighted_slot(sld.slots[rg], sld.extract[rg].sum(1), self.gen)
                 lo = layout(bs.tables, self.num_players)
@@ -109,7 +121,7 @@ class BatchedGames:
         fb = torch.nonzero(legal.fallback).squeeze(1).tolist()
         if fb:
             t0 = time.perf_counter()
-            played = run_fallback(bs, fb, self.player, self.rng)
+            played = run_fallback(bs, fb, self.seats, self.rng)
             self.fallback_seconds += time.perf_counter() - t0
             for i, ms in zip(fb, played):
                 self._fb_log.append((i, self.steps, ms))

@@ -89,3 +89,32 @@ SLOW = [
 @pytest.mark.parametrize("board,n,games,player,seed", SLOW)
 def test_batched_games_replay_exactly_slow(board: str, n: int, games: int, player: str, seed: int) -> None:
     play_and_check(board, n, games, player, seed)
+
+
+@pytest.mark.slow
+def test_random_play_statistics_match_reference_random_play() -> None:
+    """Uniform over the same legal sets: game length and outcome mix match the reference
+    random player (a biased sampler would still replay legally but shift these)."""
+    import random as pyrandom
+
+    from engine import apply_in_place, legal_moves, new_game
+
+    games = 200
+    g = BatchedGames("square8", 2, games, seed=77)
+    g.play()
+    finals = g.final_states()
+    batched_len = sum(s.move_count for s in finals) / games
+    rng = pyrandom.Random(77)
+    ref_len = 0
+    ref_elim = 0
+    for _ in range(games):
+        s = new_game("square8", 2)
+        while s.status == "active":
+            ms = legal_moves(s)
+            apply_in_place(s, ms[rng.randrange(len(ms))])
+        ref_len += s.move_count
+        ref_elim += s.victory_reason == "ring_elimination"
+    ref_len /= games
+    batched_elim = sum(s.victory_reason == "ring_elimination" for s in finals)
+    assert abs(batched_len - ref_len) < 0.08 * ref_len, (batched_len, ref_len)
+    assert abs(batched_elim - ref_elim) < 0.12 * games, (batched_elim, ref_elim)
