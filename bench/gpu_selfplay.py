@@ -4,7 +4,7 @@ Usage:
   python bench/gpu_selfplay.py [--device auto|cpu|cuda] [--batches 64,256]
                                [--configs square8:2,hex8:2,square19:2,hexagonal:2]
                                [--players random,heuristic] [--seconds 60] [--markdown]
-                               [--check N]
+                               [--check N] [--check-configs square8:2,hex8:2]
 
 For every configuration, player and batch size it starts B games together and steps
 them until all are over, or until the time budget runs out (then games/h is estimated
@@ -114,6 +114,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 = one core)")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--check", type=int, default=0, help="replay N batched games per config and player")
+    ap.add_argument("--check-configs", default="",
+                    help="configurations for --check (default: --configs); e.g. square8:2,hex8:2 "
+                         "to keep a 100,000-game check off the 600-1,400-move boards")
     args = ap.parse_args()
     device = pick_device(args.device)
     torch.set_num_threads(args.threads)
@@ -160,7 +163,10 @@ def main() -> None:
         for row in rows:
             print("| " + " | ".join(row) + " |")
     if args.check:
-        for board, n in configs:
+        check_configs = configs
+        if args.check_configs:
+            check_configs = [(c.split(":")[0], int(c.split(":")[1])) for c in args.check_configs.split(",")]
+        for board, n in check_configs:
             for player in players:
                 total, bad = check(board, n, player, args.check, max(batches), device)
                 print(f"check {board} {n}p {player}: {total} games replayed, {bad} mismatches",
