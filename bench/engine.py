@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import apply, apply_in_place, legal_moves, new_game  # noqa: E402
+from bench.tables import print_markdown  # noqa: E402
 
 CONFIGS = [(b, n) for b in ("square8", "hex8", "square19", "hexagonal") for n in (2, 3, 4)]
 RINGRIFT_GAMES_PER_S = {("square8", 2): 1.35, ("hexagonal", 2): 0.027}
@@ -84,10 +85,7 @@ def main() -> None:
         if not args.markdown:
             print("  ".join(rows[-1]), flush=True)
     if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
+        print_markdown(header, rows)
 
 
 if __name__ == "__main__":

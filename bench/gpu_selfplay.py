@@ -38,6 +38,7 @@ from engine import apply_in_place, legal_moves, new_game  # noqa: E402
 from engine.batched.check import replay_check  # noqa: E402
 from engine.batched.step import BatchedGames, pick_device  # noqa: E402
 from engine.players.heuristic import HeuristicPlayer  # noqa: E402
+from bench.tables import print_markdown  # noqa: E402
 
 DEFAULT_CONFIGS = "square8:2,hex8:2,square19:2,hexagonal:2"
 
@@ -158,10 +159,7 @@ def main() -> None:
                 if not args.markdown:
                     print("  ".join(rows[-1]), flush=True)
     if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
+        print_markdown(header, rows)
     if args.check:
         check_configs = configs
         if args.check_configs:

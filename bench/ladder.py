@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.arena import MatchResult, play_match  # noqa: E402
 from engine.players import make_player  # noqa: E402
 from engine.ratings import RatingPool, Sprt, connected_groups, format_elo  # noqa: E402
+from bench.tables import print_markdown  # noqa: E402
 
 PASS_SCORE = 0.60
 
@@ -137,10 +138,7 @@ def main() -> None:
         print("  " + " | ".join(rows[-1]), file=sys.stderr)
     total = time.perf_counter() - t0
     if args.markdown:
-        print("| " + " | ".join(HEADER) + " |")
-        print("|" + "---|" * len(HEADER))
-        for r in rows:
-            print("| " + " | ".join(r) + " |")
+        print_markdown(HEADER, rows)
     else:
         widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(HEADER)]
         for r in [HEADER, *rows]:

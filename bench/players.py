@@ -28,6 +28,7 @@ from engine import legal_moves, new_game  # noqa: E402
 from engine.players import make_player  # noqa: E402
 from engine.players.ladder import load_ladder  # noqa: E402
 from engine.rules import apply_in_place  # noqa: E402
+from bench.tables import print_markdown  # noqa: E402
 
 RINGRIFT_MS_PER_DECISION = {"square8": 213.0}
 RINGRIFT_GAMES_PER_S = 0.079
@@ -121,10 +122,7 @@ def main() -> None:
             print(f"\n{board} 2p, {count} positions (decisions with more than one legal move):\n")
             header = ("player", "budget", "decisions/s", "ms/decision", "nodes or sims/s",
                       "vs RingRift heuristic")
-            print("| " + " | ".join(header) + " |")
-            print("|" + "---|" * len(header))
-            for row in rows:
-                print("| " + " | ".join(row) + " |")
+            print_markdown(header, rows)
     h = selfplay("heuristic", args.games)
     b = selfplay(BASELINE, max(args.games // 4, 2))
     r = selfplay("random", args.games)
