@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from engine.errors import IllegalMoveError, StateFormatError
+from engine.files import write_atomic
 from engine.game import new_game
 from engine.moves import Move
 from engine.rules import apply
@@ -148,8 +149,4 @@ def iter_records(path: str | Path) -> Iterator[dict]:
 
 def write_records(path: str | Path, records: Iterable[dict], **header: Any) -> None:
     """Write records as {..header, games: [...]} atomically (temp file, then rename)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(p.suffix + ".tmp")
-    tmp.write_text(json.dumps({**header, "games": list(records)}))
-    tmp.replace(p)
+    write_atomic(path, json.dumps({**header, "games": list(records)}))

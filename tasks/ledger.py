@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from engine.files import write_atomic
 from infra.data_config import DataConfig, config_key
 from infra.gamestore import GameStore
 
@@ -53,9 +53,7 @@ def _locked(data: DataConfig, config: str) -> Iterator[dict[str, Any]]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         state = read_ledger(data, config)
         yield state
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(state))
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(state))
 
 
 def claim_batch(data: DataConfig, config: str) -> int:

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from engine.files import write_atomic
 from infra.data_config import DataConfig
 from infra.gamestore import GameStore
 from infra.ingest import ingest
@@ -43,10 +44,7 @@ def _load_ledger(path: Path) -> set[str]:
 
 
 def _save_ledger(path: Path, keys: set[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(sorted(keys)))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(sorted(keys)))
 
 
 def sync_games(cfg: DataConfig, store: ArtifactStore, config: str, prefix: str) -> tuple[list[str], dict[str, int]]:

@@ -15,15 +15,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from engine.files import write_atomic
 from engine.nn.model import RingRiftNet, export_payload, payload_bytes
 
 log = logging.getLogger(__name__)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 class BackgroundCheckpointer:
@@ -40,7 +35,7 @@ class BackgroundCheckpointer:
 
     def _finish(self, payload: dict, name: str) -> Path:
         path = self.directory / name
-        _write_atomic(path, payload_bytes(payload))
+        write_atomic(path, payload_bytes(payload))
         if self.store is not None:
             self.store.save_and_upload(path, f"{self.key_prefix}/{name}")
         return path
@@ -58,7 +53,7 @@ class BackgroundCheckpointer:
         """Snapshot, write and upload in the caller, waiting for the upload; returns its seconds."""
         t0 = time.perf_counter()
         path = self.directory / name
-        _write_atomic(path, payload_bytes(export_payload(model)))
+        write_atomic(path, payload_bytes(export_payload(model)))
         if self.store is not None:
             self.store.put_file(path, f"{self.key_prefix}/{name}")
         return time.perf_counter() - t0

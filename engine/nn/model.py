@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from torch import nn
 from torch.nn import functional as F
 
+from engine.files import write_atomic
 from engine.nn.encoding import ENCODING_VERSION, NUM_PLANES
 from engine.nn.grid import grid
 from engine.nn.policy import POLICY_VERSION, layout
@@ -145,12 +146,7 @@ def model_bytes(model: RingRiftNet) -> bytes:
 
 def save_model(model: RingRiftNet, path: str | Path) -> Path:
     """Write the export atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(model_bytes(model))
-    tmp.replace(path)
-    return path
+    return write_atomic(path, model_bytes(model))
 
 
 def read_payload(source: str | Path | bytes) -> dict:

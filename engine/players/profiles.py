@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.files import write_atomic
 from engine.geometry import BOARD_TYPES
 from engine.players.features import FEATURE_NAMES
 
@@ -138,8 +139,4 @@ def profile_to_dict(profile: Profile) -> dict:
 
 def save_profile(profile: Profile, path: str | Path) -> None:
     """Write the profile atomically (a reader never sees half a file), creating the folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(profile_to_dict(profile), indent=2) + "\n")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(profile_to_dict(profile), indent=2) + "\n")
