@@ -22,16 +22,24 @@ def state_sig(s: GameState) -> dict:
     return {k: getattr(s, k) for k in GameState.__slots__ if k not in ("geo", "game_id")}
 
 
-def _replay_one(args: tuple) -> str | None:
-    gi, board, players, moves, final, move_cap, rules_options = args
-    s = new_game(board, players, rules_options=rules_options, move_cap=move_cap)
+def replay_against(start: GameState, moves: list[Move], final: dict) -> tuple[GameState, str | None]:
+    """Replay `moves` from a copy of `start` through the reference engine and compare the end
+    with `final` (a `state_sig`): the replayed state, and what is wrong (None when exact)."""
+    s = start.copy()
     for k, m in enumerate(moves):
         if s.status != "active" or m not in legal_moves(s):
-            return f"game {gi}: move {k + 1} {m!r} is not legal (phase {s.phase})"
+            return s, f"move {k + 1} {m!r} is not legal (phase {s.phase})"
         apply_in_place(s, m)
     got = state_sig(s)
     diff = [k for k in got if got[k] != final[k]]
-    return f"game {gi}: final state differs in {diff}" if diff else None
+    return s, (f"final state differs in {diff}" if diff else None)
+
+
+def _replay_one(args: tuple) -> str | None:
+    gi, board, players, moves, final, move_cap, rules_options = args
+    _, problem = replay_against(new_game(board, players, rules_options=rules_options, move_cap=move_cap),
+                                moves, final)
+    return f"game {gi}: {problem}" if problem else None
 
 
 def replay_check(board: str, players: int, moves_per_game: list[list[Move]],
