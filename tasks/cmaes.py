@@ -39,10 +39,16 @@ def local_profiles_dir(cfg: DataConfig) -> Path:
     return cfg.data_dir / "profiles"
 
 
+def synced_profile_path(cfg: DataConfig, board: str, players: int) -> Path | None:
+    """The file of the config's best profile as profile_sync keeps it, if there is one yet."""
+    synced = profile_path(board, players, local_profiles_dir(cfg))
+    return synced if synced.exists() else None
+
+
 def best_profile(cfg: DataConfig, board: str, players: int) -> tuple[Profile, Path]:
     """The current best profile of a config and its file: the synced one, else the repository's."""
-    synced = profile_path(board, players, local_profiles_dir(cfg))
-    if synced.exists():
+    synced = synced_profile_path(cfg, board, players)
+    if synced is not None:
         return load_profile_file(synced), synced
     profile = load_profile(board, players)
     return profile, Path(profile.source)

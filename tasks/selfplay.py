@@ -36,14 +36,14 @@ from typing import Any
 
 from engine.players import make_player, parse_spec
 from engine.players.heuristic import WeightsByConfig
-from engine.players.profiles import load_profile, profile_path
+from engine.players.profiles import load_profile
 from engine.records import SEARCH_TARGETS
 from engine.selfplay import play_game
 from infra.gamestore import GameStore
 from infra.gamewriter import GameWriter
 from infra.records import content_hash
 from infra.storage import ArtifactStore
-from tasks.cmaes import local_profiles_dir
+from tasks.cmaes import synced_profile_path
 from tasks.common import PermanentPhaseError, PhaseContext, artifact_key, emit, in_prefect_run, phase_task, run_phase
 from tasks.players import best_model_path, needs_model, resolve_spec, tuned_player
 
@@ -220,8 +220,8 @@ def games_of(ctx: PhaseContext) -> Iterator[dict[str, Any]]:
             "mix": sp.mix, "host": socket.gethostname(), "mode": ctx.mode, "model": model or current_model(ctx)}
     if ctx.batch is not None:
         tags["batch"] = ctx.batch
-    synced = profile_path(ctx.board, ctx.players, local_profiles_dir(ctx.data()))
-    profile_file = str(synced) if synced.exists() else None  # profile_sync's best, else config/profiles
+    synced = synced_profile_path(ctx.data(), ctx.board, ctx.players)
+    profile_file = str(synced) if synced else None  # profile_sync's best, else config/profiles
     stem = f"sp-{ctx.config}-i{ctx.iteration}" + ("" if ctx.batch is None else f"-b{ctx.batch}")
     jobs = [(base + i, f"{stem}-{base:x}-{i:05d}") for i in range(sp.games)]
     player = batched_player(ctx)
