@@ -43,6 +43,17 @@ Players = Annotated[int, typer.Option("--players", min=2, max=4)]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default: RIFT_DATA_DIR or ./data).")]
 
 
+def _check_engine(engine: str | None) -> None:
+    """--engine takes what selfplay.engine in config/pipeline.yaml takes; checked here so that the
+    error names the option rather than the config file."""
+    from typing import get_args
+
+    from infra.pipeline_config import SelfplaySettings
+    choices = get_args(SelfplaySettings.model_fields["engine"].annotation)
+    if engine is not None and engine not in choices:
+        _fail(f"--engine {engine!r}: choose {', '.join(choices)}")
+
+
 def _prefect_env() -> None:
     for key, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(key, value)
@@ -145,8 +156,7 @@ def iterate(
     _prefect_env()
     if number is not None and iterations > 1:
         _fail("--iteration names one iteration; leave it out with --iterations")
-    if engine not in (None, "auto", "cpu", "gpu"):
-        _fail(f"--engine {engine!r}: choose auto, cpu or gpu")
+    _check_engine(engine)
     plan, ctx, data = _plan(board, players, profile, number, phase, data_dir, config, pools, local, engine)
     if dry_run:
         _print_plan(plan, data)
