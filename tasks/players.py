@@ -43,9 +43,19 @@ def _evaluator(path: str) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _profile(path: str) -> Any:
+def _profile_version(path: str, mtime_ns: int) -> Any:
     from engine.players.profiles import load_profile_file
     return load_profile_file(path)
+
+
+def _profile(path: str) -> Any:
+    """The profile in a file, loaded once per version of the file: profile_sync rewrites the
+    synced best profile in place, and a long-lived process must see the new weights."""
+    try:
+        mtime_ns = Path(path).stat().st_mtime_ns
+    except FileNotFoundError:
+        mtime_ns = -1  # load_profile_file raises the error that names the missing file
+    return _profile_version(path, mtime_ns)
 
 
 def tuned_player(spec: str, seed: int, profile_file: str | None) -> Any:

@@ -141,9 +141,13 @@ def test_selfplay_plays_with_the_synced_best_profile(make_ctx, tmp_path):
     tuned = dataclasses.replace(tuned, version="tuned-by-cmaes-7")
     save_profile(tuned, profile_path("hex8", 2, local_profiles_dir(data)))
     play_and_store(make_ctx(iteration=2, selfplay={"games": 2, "mix": "heuristic-only"}))
+    # profile_sync rewrites the same file later: this process (processes 1) must not keep the old one
+    save_profile(dataclasses.replace(tuned, version="tuned-by-cmaes-8"), profile_path("hex8", 2, local_profiles_dir(data)))
+    play_and_store(make_ctx(iteration=3, selfplay={"games": 2, "mix": "heuristic-only"}))
     with GameStore(data.game_db_path("hex8", 2), "t", read_only=True) as store:
         rows = store.json_rows(["$.metadata.pipeline.iteration", "$.metadata.playerVersions"])
     versions = {row[4]: set() for row in rows}
     for row in rows:
         versions[row[4]].update(json.loads(row[5]) if isinstance(row[5], str) else row[5])
-    assert versions == {1: {f"heuristic@{repo_version}"}, 2: {"heuristic@tuned-by-cmaes-7"}}
+    assert versions == {1: {f"heuristic@{repo_version}"}, 2: {"heuristic@tuned-by-cmaes-7"},
+                        3: {"heuristic@tuned-by-cmaes-8"}}
