@@ -24,6 +24,12 @@ def get(api: str, path: str) -> Any:
     return resp.json()
 
 
+def state(run: dict[str, Any]) -> dict[str, Any]:
+    """A run's state, or an empty one: a task run is first recorded (from its event) before its state
+    arrives, so a run read while it starts may have `"state": null`."""
+    return run.get("state") or {"type": None, "name": None}
+
+
 def flow_run(api: str, flow_run_id: str) -> dict[str, Any]:
     return get(api, f"/flow_runs/{flow_run_id}")
 

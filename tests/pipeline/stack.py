@@ -73,10 +73,10 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             run = api.flow_run(self.api, flow_run_id)
-            if run["state"]["type"] in TERMINAL:
+            if api.state(run)["type"] in TERMINAL:
                 return run
             time.sleep(1)
-        raise TimeoutError(f"flow run {flow_run_id} still {run['state']['name']}")
+        raise TimeoutError(f"flow run {flow_run_id} still {api.state(run)['name']}")
 
     @staticmethod
     def kill(proc: subprocess.Popen) -> None:

@@ -34,10 +34,10 @@ def wait_for_run(stack: Stack, flow: str, timeout: float = 150) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         runs = runs_of(stack, flow)
-        if runs and runs[0]["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+        if runs and api.state(runs[0])["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
             return runs[0]
         time.sleep(1)
-    raise TimeoutError(f"no finished {flow} run: {[r['state']['name'] for r in runs_of(stack, flow)]}")
+    raise TimeoutError(f"no finished {flow} run: {[api.state(r)['name'] for r in runs_of(stack, flow)]}")
 
 
 def events(stack: Stack, name: str) -> list[dict]:

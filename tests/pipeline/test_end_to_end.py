@@ -29,7 +29,7 @@ def games(stack: Stack) -> int:
 
 
 def phase_states(stack: Stack, flow_run_id: str) -> dict[str, str]:
-    return {name: run["state"]["name"] for name, run in api.task_runs(stack.api, flow_run_id).items()}
+    return {name: api.state(run)["name"] for name, run in api.task_runs(stack.api, flow_run_id).items()}
 
 
 def test_deployment_run_through_the_cli_completes_every_phase(stack):
