@@ -65,7 +65,7 @@ def tuned_player(spec: str, seed: int, profile_file: str | None) -> Any:
         try:
             return make_player(spec, seed=seed, profile=_profile(profile_file))
         except ValueError:
-            pass  # an engine without heuristic weights (random) or its own evaluator (mcts)
+            pass  # an engine without heuristic weights (random) or with its own net (neural)
     return make_player(spec, seed=seed)
 
 

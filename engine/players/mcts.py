@@ -32,6 +32,7 @@ from engine.moves import Move
 from engine.players.gumbel import search_root as gumbel_root
 from engine.players.evaluator import Evaluator, HeuristicEvaluator, terminal_values
 from engine.players.move_scoring import child_state
+from engine.players.profiles import Profile
 from engine.players.search_util import decision_moves
 from engine.rules import legal_moves
 from engine.state import GameState
@@ -102,14 +103,18 @@ class MCTSPlayer:
         root: str = "puct",
         gumbel_k: int = 16,
         gumbel_scale: float | None = None,
+        profile: Profile | None = None,
     ):
         if root not in ("puct", "gumbel"):
             raise ValueError(f"root must be 'puct' or 'gumbel', got {root!r}")
         self.rng = np.random.default_rng(seed)
         self.simulations = simulations
-        # The last four configure the default heuristic evaluator (ignored with `evaluator`).
+        # `profile` and the value/prior settings configure the default heuristic evaluator;
+        # a given `evaluator` brings its own, so a profile beside it would be silently unused.
+        if evaluator is not None and profile is not None:
+            raise ValueError("MCTSPlayer: give a profile or an evaluator, not both (the evaluator has its own weights)")
         self.evaluator = evaluator or HeuristicEvaluator(
-            scale=value_scale, priors=priors, prior_temperature=prior_temperature,
+            profile, scale=value_scale, priors=priors, prior_temperature=prior_temperature,
             lookahead=lookahead,
         )
         self.c_puct = c_puct

@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from infra.data_config import load_data_config
@@ -151,3 +152,20 @@ def test_selfplay_plays_with_the_synced_best_profile(make_ctx, tmp_path):
         versions[row[4]].update(json.loads(row[5]) if isinstance(row[5], str) else row[5])
     assert versions == {1: {f"heuristic@{repo_version}"}, 2: {"heuristic@tuned-by-cmaes-7"},
                         3: {"heuristic@tuned-by-cmaes-8"}}
+
+
+def test_every_searching_seat_takes_the_synced_profile(tmp_path):
+    """MCTS, minimax and descent evaluate with heuristic weights, so a tuned profile reaches them as
+    it reaches the heuristic; random has no weights and the neural player its own net."""
+    from engine.players import make_player
+    from engine.players.profiles import load_profile, save_profile
+    from tasks.players import tuned_player
+
+    path = tmp_path / "hex8_2p.json"
+    save_profile(dataclasses.replace(load_profile("hex8", 2), version="tuned-9"), path)
+    for spec in ("heuristic", "mcts:simulations=4", "minimax", "descent", "D6"):
+        player = tuned_player(spec, 1, str(path))
+        assert player_version(player, "hex8", 2) == f"{player.name}@tuned-9", spec
+    assert player_version(tuned_player("random", 1, str(path)), "hex8", 2) == "random"
+    with pytest.raises(ValueError, match="not both"):
+        make_player("mcts", seed=1, profile=load_profile("hex8", 2), evaluator=object())
