@@ -25,7 +25,7 @@ from engine.ratings import RatingPool
 from infra.data_config import DataConfig
 from infra.registry import ModelRegistry
 from tasks.common import PhaseContext, emit, phase_task, run_phase, short_hash
-from tasks.players import NN, pipeline_player
+from tasks.players import NN, needs_model, pipeline_player
 
 
 def pipeline_dir(cfg: DataConfig, config: str) -> Path:
@@ -81,6 +81,11 @@ def run_evaluation(ctx: PhaseContext, upstream: list[str]) -> dict[str, Any]:
     ev = ctx.settings.evaluate
     if not ev.baselines:
         raise ValueError("evaluate.baselines is empty: the ratings need at least one fixed baseline as anchor")
+    moving = [b for b in ev.baselines if needs_model(b)]
+    if moving:
+        raise ValueError(f"evaluate.baselines {moving}: a baseline anchors the ratings, so it must play the same "
+                         "way every iteration, and these play whatever net is best now; use D1..D8, "
+                         "profile:<file> or neural:model=<fixed file>")
     with ModelRegistry(cfg.registry_path) as reg:
         cand = find_candidate(reg, ctx, upstream)
         best = reg.best(ctx.board, ctx.players)

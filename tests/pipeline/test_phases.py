@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from infra.pipeline_config import GateSettings
 from infra.registry import ModelRegistry
 from infra.storage import ArtifactStore
@@ -84,3 +86,11 @@ def test_cmaes_saves_a_profile_with_fitness_and_profile_sync_keeps_the_best(make
     assert best["fitness"] == out["fitness"]
     again = profile_sync_phase.profile_sync.fn(ctx=ctx, upstream=[])
     assert not again["changed"] and again["best"] == out["version"]
+
+
+def test_evaluate_refuses_a_baseline_that_plays_the_current_net(make_ctx):
+    """A baseline anchors the ratings at 0 Elo: one that plays whatever net is best (D9, nn) would
+    move the anchor between iterations, so it is refused before any game, naming it."""
+    ctx = make_ctx(evaluate={"games": 2, "baselines": ["D1", "D9"]})
+    with pytest.raises(ValueError, match=r"evaluate.baselines \['D9'\]"):
+        evaluate_phase.run_evaluation(ctx, [])
