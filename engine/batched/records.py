@@ -19,6 +19,9 @@ from engine.game import new_game
 from engine.records import game_record
 
 
+RUN_BATCHES = 4  # games per batched run, in batches: refilling needs more games than slots
+
+
 class BatchedMismatchError(RuntimeError):
     """A batched game that the reference engine does not accept (a bug in engine/batched)."""
 
@@ -26,15 +29,17 @@ class BatchedMismatchError(RuntimeError):
 def batched_records(board: str, players: int, game_ids: list[str], *, player: str = "random",
                     device: str = "auto", seed: int = 0, move_cap: int | None = None,
                     batch: int = 1024) -> Iterator[dict]:
-    """Play one game per id on the batched engine, `batch` games at a time, and yield their
-    verified RingRift records (engine names `gpu-<player>`)."""
+    """Play one game per id on the batched engine, `batch` at a time with ended games' slots
+    refilled, and yield their verified RingRift records (engine names `gpu-<player>`). Records
+    come out per run of `RUN_BATCHES` batches' worth of games, so a stopped phase keeps those."""
     dev = pick_device(device)
-    for lo in range(0, len(game_ids), batch):
-        ids = game_ids[lo:lo + batch]
+    per_run = batch * RUN_BATCHES
+    for lo in range(0, len(game_ids), per_run):
+        ids = game_ids[lo:lo + per_run]
         t0 = time.perf_counter()
         started = datetime.now(timezone.utc)
-        games = BatchedGames(board, players, len(ids), player=player, device=dev, seed=seed + lo,
-                             move_cap=move_cap)
+        games = BatchedGames(board, players, batch, player=player, device=dev, seed=seed + lo,
+                             move_cap=move_cap, games=len(ids))
         games.play()
         per_game = games.moves()
         finals = games.final_states()
@@ -50,6 +55,6 @@ def batched_records(board: str, players: int, game_ids: list[str], *, player: st
             records.append(game_record(
                 gid, start, moves, end, engines=[f"gpu-{player}"] * players, seed=seed + lo,
                 started_at=started, duration_ms=ms,
-                metadata={"batched": {"device": dev, "batch": len(ids)}},
+                metadata={"batched": {"device": dev, "batch": games.bs.batch}},
             ))
         yield from records

@@ -20,7 +20,7 @@ from engine.batched.moves import SKIP_RECOVERY, decode, layout
 from engine.batched.players import heuristic_choice, random_choice
 from engine.batched.recovery import choose_extraction, weighted_slot
 from engine.batched.scan import scan, stack_tops
-from engine.batched.state import BatchState, from_states, read_states
+from engine.batched.state import BatchState, from_states, read_states, write_states
 from engine.game import new_game
 from engine.moves import Move
 from engine.state import GameState
@@ -40,18 +40,28 @@ class BatchedGames:
 
     def __init__(self, board: str, num_players: int, batch: int, *,
                  player: str | list[str] = "random", device: str = "cpu", seed: int = 0,
-                 move_cap: int | None = None, rules_options: dict | None = None):
+                 move_cap: int | None = None, rules_options: dict | None = None,
+                 games: int | None = None, refill_every: float = 0.125):
         seats = [player] * num_players if isinstance(player, str) else list(player)
         if len(seats) != num_players or any(x not in PLAYERS for x in seats):
             raise ValueError(f"player must be one of {PLAYERS} or one per seat, got {player!r}")
+        if games is not None and games < 1:
+            raise ValueError(f"games must be at least 1, got {games}")
         self.board, self.num_players, self.player = board, num_players, player
         self.seats = seats
-        states = [
-            new_game(board, num_players, rules_options=rules_options, move_cap=move_cap,
-                     game_id=f"batched-{board}-{num_players}p-{seed}-{i}")
-            for i in range(batch)
-        ]
-        self.bs: BatchState = from_states(states, pick_device(device))
+        self.games = batch if games is None else games
+        batch = min(batch, self.games)
+        self._new_game = lambda i: new_game(board, num_players, rules_options=rules_options, move_cap=move_cap,
+                                            game_id=f"batched-{board}-{num_players}p-{seed}-{i}")
+        self.bs: BatchState = from_states([self._new_game(i) for i in range(batch)], pick_device(device))
+        # Refilling (games > batch): a slot whose game has ended gets the next game, so the batch
+        # stays full instead of stepping a shrinking tail of long games. `ids` names the game in
+        # each slot (its index among all games played); ended games are read out once.
+        self.ids = torch.arange(batch, device=self.bs.device)
+        self.live = torch.ones(batch, dtype=torch.bool, device=self.bs.device)
+        self.started = batch
+        self.refill_at = max(1, int(batch * refill_every))  # ended slots worth one read-out
+        self._finals: dict[int, GameState] = {}
         self.gen = torch.Generator(device=self.bs.device)
         self.gen.manual_seed(seed)
         self.rng = random.Random(seed)
@@ -72,6 +82,9 @@ class BatchedGames:
         s0 = states[0]
         g = cls(s0.board_type, s0.num_players, 1, player=player, device=device, seed=seed)
         g.bs = from_states(states, pick_device(device))
+        g.games = g.started = len(states)
+        g.ids = torch.arange(len(states), device=g.bs.device)
+        g.live = torch.ones(len(states), dtype=torch.bool, device=g.bs.device)
         return g
 
     @property
@@ -112,11 +125,12 @@ class BatchedGames:
         target, extras = apply_actions(bs, a, legal, sc, top, cap, extraction)
         if "regions" in extras:
             g_r, member = extras["regions"]
-            self._region_log.append((g_r.cpu(), self.steps, member.cpu()))
+            self._region_log.append((self.ids[g_r].cpu(), self.steps, member.cpu()))
         if "recovery" in extras:
-            self._rec_log.append((self.steps,) + tuple(t.cpu() for t in extras["recovery"]))
+            g_rec, *rest = extras["recovery"]
+            self._rec_log.append((self.steps, self.ids[g_rec].cpu()) + tuple(t.cpu() for t in rest))
         stepcol = torch.full_like(g, self.steps)
-        self._vec_log.append(torch.stack([g, stepcol, a[g], p, ph, target[g]], 1).to(torch.int32))
+        self._vec_log.append(torch.stack([self.ids[g], stepcol, a[g], p, ph, target[g]], 1).to(torch.int32))
         self.vec_moves += g.numel()
         fb = torch.nonzero(legal.fallback).squeeze(1).tolist()
         if fb:
@@ -124,13 +138,34 @@ class BatchedGames:
             played = run_fallback(bs, fb, self.seats, self.rng)
             self.fallback_seconds += time.perf_counter() - t0
             for i, ms in zip(fb, played):
-                self._fb_log.append((i, self.steps, ms))
+                self._fb_log.append((int(self.ids[i]), self.steps, ms))
                 self.fallback_moves += len(ms)
         self.steps += 1
+        if self.started < self.games:
+            self._refill()
+
+    def _refill(self) -> None:
+        """Read out the ended games and start the next ones in their slots, once enough slots have
+        ended (`refill_at`) to make the read-out worth its host round trip, or when none is left."""
+        ended = (self.bs.status != 0) & self.live
+        k = int(ended.sum())
+        if k == 0 or (k < self.refill_at and self.active):
+            return
+        slots = torch.nonzero(ended).squeeze(1)
+        for gid, state in zip(self.ids[slots].tolist(), read_states(self.bs, slots.tolist())):
+            self._finals[gid] = state
+        n = min(k, self.games - self.started)
+        fresh, spent = slots[:n], slots[n:]
+        self.live[spent] = False
+        if n:
+            new = [self._new_game(self.started + j) for j in range(n)]
+            write_states(self.bs, fresh.tolist(), new)
+            self.ids[fresh] = torch.arange(self.started, self.started + n, device=self.bs.device)
+            self.started += n
 
     def play(self, max_steps: int | None = None) -> None:
         """Step until every game is over (or `max_steps`)."""
-        while self.active and (max_steps is None or self.steps < max_steps):
+        while (self.active or self.started < self.games) and (max_steps is None or self.steps < max_steps):
             self.step()
 
     @property
@@ -141,7 +176,7 @@ class BatchedGames:
     def moves(self) -> list[list[Move]]:
         """The moves each game played, in order, as reference `Move`s."""
         tb = self.bs.tables
-        per: list[list[tuple[int, list[Move]]]] = [[] for _ in range(self.bs.batch)]
+        per: list[list[tuple[int, list[Move]]]] = [[] for _ in range(self.started)]
         cells = {}
         for g, st, member in self._region_log:
             for gi, row in zip(g.tolist(), member):
@@ -166,4 +201,11 @@ class BatchedGames:
         return out
 
     def final_states(self) -> list[GameState]:
-        return read_states(self.bs, list(range(self.bs.batch)))
+        """The last state of every game started, by game index (ended or not)."""
+        out: list[GameState | None] = [None] * self.started
+        for gid, state in self._finals.items():
+            out[gid] = state
+        slots = torch.nonzero(self.live).squeeze(1).tolist()
+        for gid, state in zip(self.ids[slots].tolist(), read_states(self.bs, slots)):
+            out[gid] = state
+        return out  # type: ignore[return-value]
