@@ -3,7 +3,7 @@
 Usage:
   python bench/gpu_selfplay.py [--device auto|cpu|cuda] [--batches 64,256]
                                [--configs square8:2,hex8:2,square19:2,hexagonal:2]
-                               [--players random,heuristic] [--seconds 60] [--markdown]
+                               [--players random,heuristic] [--seconds 60] [--refill] [--markdown]
                                [--check N] [--check-configs square8:2,hex8:2]
 
 For every configuration, player and batch size it starts B games together and steps
@@ -14,6 +14,10 @@ measured in the same run on one CPU core: uniformly random play through
 (a heavier player: one ply over a 20-feature profile evaluation) for the heuristic
 rows. `ratio` divides batched games/h by reference games/h. `fallback` is the share
 of moves played on the per-game reference fallback (engine/batched/fallback.py).
+
+`--refill` measures sustained play instead: every slot starts a new game as soon as its game
+ends (BatchedGames(games=...)), for the whole time budget, and games/h counts the games that
+ended; a single batch instead slows down as its last, longest games finish in a near-empty batch.
 
 `--check N` plays N more games per configuration and player (in batches of the
 largest batch size) and replays every one through the reference engine
@@ -49,13 +53,24 @@ def sync(device: str) -> None:
 
 
 def batched_run(board: str, n: int, batch: int, player: str, device: str, seconds: float,
-                seed: int) -> dict:
-    g = BatchedGames(board, n, batch, player=player, device=device, seed=seed)
+                seed: int, refill: bool = False) -> dict:
+    games = 2**62 if refill else None  # refilling: ended games' slots start new ones all run long
+    g = BatchedGames(board, n, batch, player=player, device=device, seed=seed, games=games)
     sync(device)
     t0 = time.perf_counter()
     while g.active and time.perf_counter() - t0 < seconds:
         g.step()
     sync(device)
+    if refill:
+        dt = time.perf_counter() - t0
+        moves, done = g.vec_moves + g.fallback_moves, g.started - g.active
+        # games/h is counted, not estimated: the games that ended in the time budget. It reads low
+        # until several generations of games have passed through the slots (the first games all end
+        # late), so a row with fewer than two batches' worth ended is marked `~`.
+        return {"moves": moves, "seconds": dt, "done": done, "finished": done >= 2 * batch,
+                "moves_per_s": moves / dt, "per_game": moves / done if done else None,
+                "games_per_hour": done * 3600 / dt, "fallback": g.fallback_share, "steps": g.steps,
+                "fallback_s": g.fallback_seconds}
     dt = time.perf_counter() - t0
     moves = g.vec_moves + g.fallback_moves
     done = batch - g.active
@@ -95,8 +110,8 @@ def check(board: str, n: int, player: str, games: int, batch: int, device: str) 
     bad = total = 0
     seed = 10_000
     while total < games:
-        b = min(batch, games - total)
-        g = BatchedGames(board, n, b, player=player, device=device, seed=seed)
+        b = min(4 * batch, games - total)  # `batch` slots refilled: the path selfplay's records take
+        g = BatchedGames(board, n, batch, player=player, device=device, seed=seed, games=b)
         g.play()
         bad += len(replay_check(board, n, g.moves(), g.final_states(), workers=os.cpu_count() or 1))
         total += b
@@ -113,6 +128,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0, help="time budget per batched run")
     ap.add_argument("--ref-seconds", type=float, default=10.0, help="time budget per reference run")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 = one core)")
+    ap.add_argument("--refill", action="store_true",
+                    help="keep every slot busy (an ended game's slot starts the next one) for the whole "
+                         "time budget and count the games that end, instead of one batch played out")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--check", type=int, default=0, help="replay N batched games per config and player")
     ap.add_argument("--check-configs", default="",
@@ -136,14 +154,14 @@ def main() -> None:
             ref = reference_run(board, n, player, args.ref_seconds, 1)
             for batch in batches:
                 try:
-                    r = batched_run(board, n, batch, player, device, args.seconds, 1)
+                    r = batched_run(board, n, batch, player, device, args.seconds, 1, args.refill)
                 except torch.cuda.OutOfMemoryError:
                     torch.cuda.empty_cache()
                     rows.append((f"{board} {n}p", player, str(batch), "out of memory") + ("-",) * 6)
                     print("  ".join(rows[-1]), flush=True)
                     continue
                 per_game = r["per_game"] or ref["per_game"]
-                gph = games_per_hour(r["moves_per_s"], per_game)
+                gph = r.get("games_per_hour") or games_per_hour(r["moves_per_s"], per_game)
                 ref_per_game = ref["per_game"] or per_game
                 rgph = games_per_hour(ref["moves_per_s"], ref_per_game)
                 mark = "" if r["finished"] else "~"

@@ -20,7 +20,7 @@ from engine.batched.moves import SKIP_RECOVERY, decode, layout
 from engine.batched.players import heuristic_choice, random_choice
 from engine.batched.recovery import choose_extraction, weighted_slot
 from engine.batched.scan import scan, stack_tops
-from engine.batched.state import BatchState, from_states, read_states, write_states
+from engine.batched.state import BatchState, from_states, read_states
 from engine.game import new_game
 from engine.moves import Move
 from engine.state import GameState
@@ -51,8 +51,9 @@ class BatchedGames:
         self.seats = seats
         self.games = batch if games is None else games
         batch = min(batch, self.games)
+        self._game_id = f"batched-{board}-{num_players}p-{seed}-{{}}".format
         self._new_game = lambda i: new_game(board, num_players, rules_options=rules_options, move_cap=move_cap,
-                                            game_id=f"batched-{board}-{num_players}p-{seed}-{i}")
+                                            game_id=self._game_id(i))
         self.bs: BatchState = from_states([self._new_game(i) for i in range(batch)], pick_device(device))
         # Refilling (games > batch): a slot whose game has ended gets the next game, so the batch
         # stays full instead of stepping a shrinking tail of long games. `ids` names the game in
@@ -62,6 +63,7 @@ class BatchedGames:
         self.started = batch
         self.refill_at = max(1, int(batch * refill_every))  # ended slots worth one read-out
         self._finals: dict[int, GameState] = {}
+        self._initial: BatchState | None = None
         self.gen = torch.Generator(device=self.bs.device)
         self.gen.manual_seed(seed)
         self.rng = random.Random(seed)
@@ -158,10 +160,25 @@ class BatchedGames:
         fresh, spent = slots[:n], slots[n:]
         self.live[spent] = False
         if n:
-            new = [self._new_game(self.started + j) for j in range(n)]
-            write_states(self.bs, fresh.tolist(), new)
-            self.ids[fresh] = torch.arange(self.started, self.started + n, device=self.bs.device)
-            self.started += n
+            self._start_games(fresh)
+
+    def _start_games(self, slots: torch.Tensor) -> None:
+        """Start the next games in `slots`: a copy of one initial position's tensors (every new
+        game of a configuration starts the same), not a per-game encode on the host."""
+        if self._initial is None:
+            self._initial = from_states([self._new_game(0)], str(self.bs.device))
+        n, t = slots.numel(), self.bs.t
+        for name, row in self._initial.t.items():
+            if name == "stacks":  # the batch's ring axis may have grown past the initial one
+                t[name][slots] = 0
+                t[name][slots, :, : row.shape[2]] = row
+            else:
+                t[name][slots] = row
+        for slot, gid in zip(slots.tolist(), range(self.started, self.started + n)):
+            self.bs.game_id[slot] = self._game_id(gid)
+            self.bs.rules_options[slot] = dict(self._initial.rules_options[0])
+        self.ids[slots] = torch.arange(self.started, self.started + n, device=self.bs.device)
+        self.started += n
 
     def play(self, max_steps: int | None = None) -> None:
         """Step until every game is over (or `max_steps`)."""
