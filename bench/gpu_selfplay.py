@@ -64,11 +64,12 @@ def batched_run(board: str, n: int, batch: int, player: str, device: str, second
     if refill:
         dt = time.perf_counter() - t0
         moves, done = g.vec_moves + g.fallback_moves, g.started - g.active
+        ended = [s.move_count for s in g.read_out.values()]  # read out at refills (short games first)
         # games/h is counted, not estimated: the games that ended in the time budget. It reads low
         # until several generations of games have passed through the slots (the first games all end
         # late), so a row with fewer than two batches' worth ended is marked `~`.
         return {"moves": moves, "seconds": dt, "done": done, "finished": done >= 2 * batch,
-                "moves_per_s": moves / dt, "per_game": moves / done if done else None,
+                "moves_per_s": moves / dt, "per_game": sum(ended) / len(ended) if ended else None,
                 "games_per_hour": done * 3600 / dt, "fallback": g.fallback_share, "steps": g.steps,
                 "fallback_s": g.fallback_seconds}
     dt = time.perf_counter() - t0

@@ -186,6 +186,11 @@ class BatchedGames:
             self.step()
 
     @property
+    def read_out(self) -> dict[int, GameState]:
+        """Final states of the games whose slots were refilled so far, by game index."""
+        return self._finals
+
+    @property
     def fallback_share(self) -> float:
         total = self.vec_moves + self.fallback_moves
         return self.fallback_moves / total if total else 0.0
