@@ -19,10 +19,17 @@ of moves played on the per-game reference fallback (engine/batched/fallback.py).
 largest batch size) and replays every one through the reference engine
 (`engine.batched.check.replay_check`, one process per CPU core), printing the
 mismatch count.
+
+On CUDA a batch whose estimated step memory (`engine.batched.memory`) exceeds 80% of
+the free GPU memory is played as sub-batches stepped in turn (each
+step of every sub-batch before the next round), which keeps every game advancing as in one
+batch; a note says so and the batch column shows it (`32768 (2x16384)`). An out-of-memory
+error halves the sub-batch and runs the row again, with a note.
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import random
@@ -35,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from engine import apply_in_place, legal_moves, new_game  # noqa: E402
+from engine.batched import memory  # noqa: E402
 from engine.batched.check import replay_check  # noqa: E402
 from engine.batched.step import BatchedGames, pick_device  # noqa: E402
 from engine.players.heuristic import HeuristicPlayer  # noqa: E402
@@ -49,21 +57,68 @@ def sync(device: str) -> None:
 
 
 def batched_run(board: str, n: int, batch: int, player: str, device: str, seconds: float,
-                seed: int) -> dict:
-    g = BatchedGames(board, n, batch, player=player, device=device, seed=seed)
+                seed: int, most: int | None = None) -> dict:
+    """B games stepped until all are over or `seconds` have passed; as sub-batches of at most
+    `most` games, each stepped in turn, when B is larger."""
+    sizes = memory.split(batch, most)
+    games = [BatchedGames(board, n, b, player=player, device=device, seed=seed + 100_003 * i)
+             for i, b in enumerate(sizes)]
     sync(device)
     t0 = time.perf_counter()
-    while g.active and time.perf_counter() - t0 < seconds:
-        g.step()
+    live = list(games)
+    while live and time.perf_counter() - t0 < seconds:
+        for g in live:
+            g.step()
+        live = [g for g in live if g.active]
     sync(device)
     dt = time.perf_counter() - t0
-    moves = g.vec_moves + g.fallback_moves
-    done = batch - g.active
-    finished = g.active == 0
+    vec = sum(g.vec_moves for g in games)
+    fb = sum(g.fallback_moves for g in games)
+    moves = vec + fb
+    active = sum(g.active for g in games)
+    finished = active == 0
     per_game = moves / batch if finished else None
-    return {"moves": moves, "seconds": dt, "done": done, "finished": finished,
-            "moves_per_s": moves / dt, "per_game": per_game, "fallback": g.fallback_share,
-            "steps": g.steps, "fallback_s": g.fallback_seconds}
+    return {"moves": moves, "seconds": dt, "done": batch - active, "finished": finished,
+            "moves_per_s": moves / dt, "per_game": per_game, "fallback": fb / moves if moves else 0.0,
+            "steps": max(g.steps for g in games), "fallback_s": sum(g.fallback_seconds for g in games),
+            "sizes": sizes}
+
+
+class NoFit(RuntimeError):
+    """Out of GPU memory even in the smallest sub-batches."""
+
+
+def fitted_run(board: str, n: int, batch: int, player: str, device: str, seconds: float,
+               seed: int, most: int | None) -> tuple[dict, int | None]:
+    """`batched_run`, halving the sub-batch after an out-of-memory error (with a note);
+    returns the result and the sub-batch size that ran."""
+    while True:
+        try:
+            return batched_run(board, n, batch, player, device, seconds, seed, most), most
+        except torch.cuda.OutOfMemoryError:
+            pass
+        # Freed here, outside the except block, whose traceback still held the games' tensors.
+        gc.collect()
+        torch.cuda.empty_cache()
+        most = min(most or batch, batch) // 2
+        if most < 64:
+            raise NoFit(f"{board} {n}p {player}: out of GPU memory even at 64 games a step")
+        print(f"note: {board} {n}p {player} batch {batch}: out of GPU memory; running again as "
+              f"sub-batches of at most {most}", flush=True)
+
+
+def fit_note(board: str, n: int, player: str, batch: int, most: int | None) -> None:
+    if most is not None and batch > most:
+        est = memory.step_bytes_per_game(board, n) * batch / 2 ** 30
+        if not torch.cuda.is_available():
+            print(f"note: {board} {n}p {player} batch {batch}: played as sub-batches of at most {most}",
+                  flush=True)
+            return
+        parts = memory.split(batch, most)
+        print(f"note: {board} {n}p {player} batch {batch}: one step of all {batch} games would take "
+              f"~{est:.0f} GiB (estimate, engine/batched/memory.py), more than the "
+              f"{memory.BUDGET_FRACTION:.0%} of free GPU memory allowed; played as {len(parts)} "
+              f"sub-batches of {max(parts)} stepped in turn", flush=True)
 
 
 def reference_run(board: str, n: int, player: str, seconds: float, seed: int) -> dict:
@@ -91,9 +146,11 @@ def games_per_hour(moves_per_s: float, per_game: float | None) -> float | None:
     return moves_per_s * 3600 / per_game if per_game else None
 
 
-def check(board: str, n: int, player: str, games: int, batch: int, device: str) -> tuple[int, int]:
+def check(board: str, n: int, player: str, games: int, batch: int, device: str,
+          most: int | None = None) -> tuple[int, int]:
     bad = total = 0
     seed = 10_000
+    batch = min(batch, most or memory.games_that_fit(board, n, memory.device_budget(device)) or batch)
     while total < games:
         b = min(batch, games - total)
         g = BatchedGames(board, n, b, player=player, device=device, seed=seed)
@@ -118,6 +175,8 @@ def main() -> None:
     ap.add_argument("--check-configs", default="",
                     help="configurations for --check (default: --configs); e.g. square8:2,hex8:2 "
                          "to keep a 100,000-game check off the 600-1,400-move boards")
+    ap.add_argument("--sub-batch", type=int, default=0,
+                    help="at most N games per sub-batch (default: what fits the GPU memory; no limit on CPU)")
     args = ap.parse_args()
     device = pick_device(args.device)
     torch.set_num_threads(args.threads)
@@ -135,13 +194,16 @@ def main() -> None:
         for player in players:
             ref = reference_run(board, n, player, args.ref_seconds, 1)
             for batch in batches:
+                most = args.sub_batch or memory.games_that_fit(board, n, memory.device_budget(device))
+                fit_note(board, n, player, batch, most)
                 try:
-                    r = batched_run(board, n, batch, player, device, args.seconds, 1)
-                except torch.cuda.OutOfMemoryError:
-                    torch.cuda.empty_cache()
+                    r, most = fitted_run(board, n, batch, player, device, args.seconds, 1, most)
+                except NoFit as exc:
+                    print(f"note: {exc}", flush=True)
                     rows.append((f"{board} {n}p", player, str(batch), "out of memory") + ("-",) * 6)
-                    print("  ".join(rows[-1]), flush=True)
                     continue
+                parts = r["sizes"]
+                shown = str(batch) if len(parts) == 1 else f"{batch} ({len(parts)}x{max(parts)})"
                 per_game = r["per_game"] or ref["per_game"]
                 gph = games_per_hour(r["moves_per_s"], per_game)
                 ref_per_game = ref["per_game"] or per_game
@@ -149,7 +211,7 @@ def main() -> None:
                 mark = "" if r["finished"] else "~"
                 rmark = "" if ref["per_game"] else "~"
                 rows.append((
-                    f"{board} {n}p", player, str(batch),
+                    f"{board} {n}p", player, shown,
                     f"{mark}{per_game:.0f}" if per_game else "-",
                     f"{r['moves_per_s']:,.0f}", f"{mark}{gph:,.0f}" if gph else "-",
                     f"{ref['moves_per_s']:,.0f}", f"{rmark}{rgph:,.0f}" if rgph else "-",
@@ -166,7 +228,7 @@ def main() -> None:
             check_configs = [(c.split(":")[0], int(c.split(":")[1])) for c in args.check_configs.split(",")]
         for board, n in check_configs:
             for player in players:
-                total, bad = check(board, n, player, args.check, max(batches), device)
+                total, bad = check(board, n, player, args.check, max(batches), device, args.sub_batch or None)
                 print(f"check {board} {n}p {player}: {total} games replayed, {bad} mismatches",
                       flush=True)
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 
 from engine.batched.check import replay_against, state_sig
+from engine.batched.memory import device_budget, games_that_fit
 from engine.batched.step import BatchedGames, pick_device
 from engine.game import new_game
 from engine.records import game_record
@@ -27,8 +28,11 @@ def batched_records(board: str, players: int, game_ids: list[str], *, player: st
                     device: str = "auto", seed: int = 0, move_cap: int | None = None,
                     batch: int = 1024) -> Iterator[dict]:
     """Play one game per id on the batched engine, `batch` games at a time, and yield their
-    verified RingRift records (engine names `gpu-<player>`)."""
+    verified RingRift records (engine names `gpu-<player>`). On CUDA, `batch` is lowered to what
+    one step fits in the free GPU memory (engine.batched.memory), so a large gpu_batch on the big
+    boards slows down instead of running out of memory."""
     dev = pick_device(device)
+    batch = min(batch, games_that_fit(board, players, device_budget(dev)) or batch)
     for lo in range(0, len(game_ids), batch):
         ids = game_ids[lo:lo + batch]
         t0 = time.perf_counter()
