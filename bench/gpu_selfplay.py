@@ -38,6 +38,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# A step's tensors change size from step to step (subsets of games in each phase): growable
+# segments keep the CUDA caching allocator from fragmenting at 32k-game batches. Read when
+# CUDA first allocates; no effect on the CPU.
+if "PYTORCH_ALLOC_CONF" not in os.environ and "PYTORCH_CUDA_ALLOC_CONF" not in os.environ:
+    os.environ["PYTORCH_ALLOC_CONF"] = "expandable_segments:True"
 
 import torch  # noqa: E402
 
@@ -109,7 +114,7 @@ def fitted_run(board: str, n: int, batch: int, player: str, device: str, seconds
 
 def fit_note(board: str, n: int, player: str, batch: int, most: int | None) -> None:
     if most is not None and batch > most:
-        est = memory.step_bytes_per_game(board, n) * batch / 2 ** 30
+        est = memory.step_bytes(board, n, batch, player) / 2 ** 30
         if not torch.cuda.is_available():
             print(f"note: {board} {n}p {player} batch {batch}: played as sub-batches of at most {most}",
                   flush=True)
@@ -150,7 +155,7 @@ def check(board: str, n: int, player: str, games: int, batch: int, device: str,
           most: int | None = None) -> tuple[int, int]:
     bad = total = 0
     seed = 10_000
-    batch = min(batch, most or memory.games_that_fit(board, n, memory.device_budget(device)) or batch)
+    batch = min(batch, most or memory.games_that_fit(board, n, memory.device_budget(device), player) or batch)
     while total < games:
         b = min(batch, games - total)
         g = BatchedGames(board, n, b, player=player, device=device, seed=seed)
@@ -194,7 +199,7 @@ def main() -> None:
         for player in players:
             ref = reference_run(board, n, player, args.ref_seconds, 1)
             for batch in batches:
-                most = args.sub_batch or memory.games_that_fit(board, n, memory.device_budget(device))
+                most = args.sub_batch or memory.games_that_fit(board, n, memory.device_budget(device), player)
                 fit_note(board, n, player, batch, most)
                 try:
                     r, most = fitted_run(board, n, batch, player, device, args.seconds, 1, most)

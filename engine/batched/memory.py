@@ -3,10 +3,14 @@
 Why: a step's temporaries grow with the batch, mostly with the flat action index (the legal
 mask alone is one byte per index per game, 183k indices on square19 and 238k on hexagonal,
 and it is built, concatenated and padded), so a 32k-game batch on the large boards needs
-tens of GiB. The constant below is the largest peak of a step's tensor bytes per game and
-per action index that `bench/gpu_memory.py` measured on the CPU over whole games (square19
-and hexagonal 2p, random and heuristic, the heuristic scoring in chunks as it does at 32k
-games; docs/benchmarks.md), rounded up; CUDA's caching allocator adds its rounding and
+tens of GiB. The heuristic adds its float score tensors, but scores in chunks of at most
+`SCORE_BUDGET` elements (players.py), so that part stops growing past one chunk.
+
+The constants are the largest peaks of a step's tensor bytes that `bench/gpu_memory.py`
+measured on the CPU over whole games (docs/benchmarks.md), rounded up: per game and action
+index for every step (BASE, per board: small boards carry relatively more per-cell
+tensors beside the mask), and per scored element for the heuristic (SCORE, measured where
+it scores the whole batch at once). CUDA's caching allocator adds rounding and
 fragmentation on top (ALLOCATOR). Callers that start many games at once (the GPU benchmark,
 batched self-play) split a batch that would not fit into sub-batches.
 """
@@ -15,16 +19,32 @@ from __future__ import annotations
 import torch
 
 from engine.batched.moves import layout
+from engine.batched.players import SCORE_BUDGET
 from engine.batched.tables import board_tables
 
-BYTES_PER_ACTION = 6.5  # measured: at most 6.1 (square19 2p heuristic)
+# Bytes per game and action index of a step (measured, random player: square8 13.6,
+# hex8 10.5, square19 5.7, hexagonal 3.9); an unknown board gets the largest.
+BASE = {"square8": 14.0, "hex8": 11.0, "square19": 6.0, "hexagonal": 4.5}
+SCORE = 30.0  # bytes per heuristic score element (measured: at most 29.4 per action and game)
 ALLOCATOR = 1.25
 BUDGET_FRACTION = 0.8  # of the free device memory: room for the context and other tensors
 
 
-def step_bytes_per_game(board: str, num_players: int) -> float:
-    """Estimated peak device bytes of one step, per game."""
-    return BYTES_PER_ACTION * ALLOCATOR * layout(board_tables(board), num_players).size
+def _actions(board: str, num_players: int) -> int:
+    return layout(board_tables(board), num_players).size
+
+
+def _scores(player: str | list[str]) -> bool:
+    return "heuristic" in ([player] if isinstance(player, str) else player)
+
+
+def step_bytes(board: str, num_players: int, batch: int, player: str | list[str] = "random",
+               score_budget: float = SCORE_BUDGET) -> float:
+    """Estimated peak device bytes of one step of `batch` games."""
+    a = _actions(board, num_players)
+    base = BASE.get(board, max(BASE.values())) * a * batch
+    score = SCORE * min(batch * a, score_budget) if _scores(player) else 0.0
+    return (base + score) * ALLOCATOR
 
 
 def device_budget(device: str | torch.device) -> float | None:
@@ -37,11 +57,14 @@ def device_budget(device: str | torch.device) -> float | None:
     return free * BUDGET_FRACTION
 
 
-def games_that_fit(board: str, num_players: int, budget: float | None, floor: int = 64) -> int | None:
+def games_that_fit(board: str, num_players: int, budget: float | None, player: str | list[str] = "random",
+                   score_budget: float = SCORE_BUDGET, floor: int = 64) -> int | None:
     """Most games per step within `budget` bytes (at least `floor`); None when unlimited."""
     if budget is None:
         return None
-    return max(floor, int(budget // step_bytes_per_game(board, num_players)))
+    room = budget / ALLOCATOR - (SCORE * score_budget if _scores(player) else 0.0)
+    per_game = BASE.get(board, max(BASE.values())) * _actions(board, num_players)
+    return max(floor, int(room // per_game))
 
 
 def split(batch: int, most: int | None) -> list[int]:

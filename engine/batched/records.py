@@ -32,7 +32,7 @@ def batched_records(board: str, players: int, game_ids: list[str], *, player: st
     one step fits in the free GPU memory (engine.batched.memory), so a large gpu_batch on the big
     boards slows down instead of running out of memory."""
     dev = pick_device(device)
-    batch = min(batch, games_that_fit(board, players, device_budget(dev)) or batch)
+    batch = min(batch, games_that_fit(board, players, device_budget(dev), player) or batch)
     for lo in range(0, len(game_ids), batch):
         ids = game_ids[lo:lo + batch]
         t0 = time.perf_counter()

@@ -14,12 +14,23 @@ def test_split_keeps_every_game_in_near_equal_parts() -> None:
     assert max(parts) <= 10000
 
 
-def test_the_estimate_follows_the_action_index() -> None:
-    big, small = memory.step_bytes_per_game("hexagonal", 2), memory.step_bytes_per_game("square8", 2)
-    assert big > 15 * small
-    # an 80 GB GPU: a 32k batch of hexagonal games is estimated not to fit in 20 GiB
-    fit = memory.games_that_fit("hexagonal", 2, 20 * 2 ** 30)
-    assert 64 <= fit < 32768
+def test_the_estimate_follows_the_action_index_and_caps_the_heuristic_chunks() -> None:
+    gib = 2 ** 30
+    big, small = memory.step_bytes("hexagonal", 2, 1024), memory.step_bytes("square8", 2, 1024)
+    assert big > 5 * small
+    # linear in the batch for random play; the heuristic's scoring chunk is a fixed extra
+    assert memory.step_bytes("square19", 2, 2048) == pytest.approx(2 * memory.step_bytes("square19", 2, 1024))
+    h1, h2 = (memory.step_bytes("square19", 2, b, "heuristic") for b in (16384, 32768))
+    r1, r2 = (memory.step_bytes("square19", 2, b) for b in (16384, 32768))
+    assert h2 - r2 == pytest.approx(h1 - r1) and h1 > r1
+    # the H100 rows of bench/gpu_selfplay.py: 32k games of either big board fit 80% of 78 GiB
+    for board in ("square19", "hexagonal"):
+        for player in ("random", "heuristic"):
+            assert memory.step_bytes(board, 2, 32768, player) < 0.8 * 78 * gib
+            assert memory.games_that_fit(board, 2, 0.8 * 78 * gib, player) >= 32768
+    fit = memory.games_that_fit("hexagonal", 2, 20 * gib, "heuristic")
+    assert 64 <= fit < 32768 and memory.step_bytes("hexagonal", 2, fit, "heuristic") <= 20 * gib
+    assert memory.step_bytes("hexagonal", 2, fit + 1, "heuristic") > 20 * gib
     assert memory.games_that_fit("hexagonal", 2, None) is None
     assert memory.games_that_fit("hexagonal", 2, 1.0) == 64
     assert memory.device_budget("cpu") is None
