@@ -48,13 +48,15 @@ def step_bytes(board: str, num_players: int, batch: int, player: str | list[str]
 
 
 def device_budget(device: str | torch.device) -> float | None:
-    """Bytes a batch may use on `device`: a share of the free CUDA memory; None (no limit) for
-    the CPU and other devices, whose memory the process does not manage this way."""
+    """Bytes a batch may use on `device`: a share of the free CUDA memory, counting what this
+    process's caching allocator holds unused (an earlier batch's freed tensors) as free; None
+    (no limit) for the CPU and other devices, whose memory the process does not manage this way."""
     dev = torch.device(device)
     if dev.type != "cuda":
         return None
     free, _ = torch.cuda.mem_get_info(dev)
-    return free * BUDGET_FRACTION
+    cached = torch.cuda.memory_reserved(dev) - torch.cuda.memory_allocated(dev)
+    return (free + cached) * BUDGET_FRACTION
 
 
 def games_that_fit(board: str, num_players: int, budget: float | None, player: str | list[str] = "random",
