@@ -23,10 +23,17 @@ ended; a single batch instead slows down as its last, longest games finish in a 
 largest batch size) and replays every one through the reference engine
 (`engine.batched.check.replay_check`, one process per CPU core), printing the
 mismatch count.
+
+On CUDA a batch whose estimated step memory (`engine.batched.memory`) exceeds 80% of
+the free GPU memory is played as sub-batches stepped in turn (each
+step of every sub-batch before the next round), which keeps every game advancing as in one
+batch; a note says so and the batch column shows it (`32768 (2x16384)`). An out-of-memory
+error halves the sub-batch and runs the row again, with a note.
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import random
@@ -35,10 +42,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# A step's tensors change size from step to step (subsets of games in each phase): growable
+# segments keep the CUDA caching allocator from fragmenting at 32k-game batches. Read when
+# CUDA first allocates; no effect on the CPU.
+if "PYTORCH_ALLOC_CONF" not in os.environ and "PYTORCH_CUDA_ALLOC_CONF" not in os.environ:
+    os.environ["PYTORCH_ALLOC_CONF"] = "expandable_segments:True"
 
 import torch  # noqa: E402
 
 from engine import apply_in_place, legal_moves, new_game  # noqa: E402
+from engine.batched import memory  # noqa: E402
 from engine.batched.check import replay_check  # noqa: E402
 from engine.batched.step import BatchedGames, pick_device  # noqa: E402
 from engine.players.heuristic import HeuristicPlayer  # noqa: E402
@@ -53,33 +66,78 @@ def sync(device: str) -> None:
 
 
 def batched_run(board: str, n: int, batch: int, player: str, device: str, seconds: float,
-                seed: int, refill: bool = False) -> dict:
-    games = 2**62 if refill else None  # refilling: ended games' slots start new ones all run long
-    g = BatchedGames(board, n, batch, player=player, device=device, seed=seed, games=games)
+                seed: int, most: int | None = None, refill: bool = False) -> dict:
+    """B games stepped until all are over or `seconds` have passed; as sub-batches of at most
+    `most` games, each stepped in turn, when B is larger. With `refill` every slot starts a new
+    game when its game ends, for the whole time budget."""
+    sizes = memory.split(batch, most)
+    endless = 2**62 if refill else None
+    games = [BatchedGames(board, n, b, player=player, device=device, seed=seed + 100_003 * i, games=endless)
+             for i, b in enumerate(sizes)]
     sync(device)
     t0 = time.perf_counter()
-    while g.active and time.perf_counter() - t0 < seconds:
-        g.step()
+    live = list(games)
+    while live and time.perf_counter() - t0 < seconds:
+        for g in live:
+            g.step()
+        live = [g for g in live if g.active]
     sync(device)
+    dt = time.perf_counter() - t0
+    vec = sum(g.vec_moves for g in games)
+    fb = sum(g.fallback_moves for g in games)
+    moves = vec + fb
+    active = sum(g.active for g in games)
+    done = sum(g.started for g in games) - active
+    out = {"moves": moves, "seconds": dt, "done": done, "finished": active == 0,
+           "moves_per_s": moves / dt, "per_game": moves / batch if active == 0 else None,
+           "fallback": fb / moves if moves else 0.0, "steps": max(g.steps for g in games),
+           "fallback_s": sum(g.fallback_seconds for g in games), "sizes": sizes}
     if refill:
-        dt = time.perf_counter() - t0
-        moves, done = g.vec_moves + g.fallback_moves, g.started - g.active
-        ended = [s.move_count for s in g.read_out.values()]  # read out at refills (short games first)
         # games/h is counted, not estimated: the games that ended in the time budget. It reads low
         # until several generations of games have passed through the slots (the first games all end
-        # late), so a row with fewer than two batches' worth ended is marked `~`.
-        return {"moves": moves, "seconds": dt, "done": done, "finished": done >= 2 * batch,
-                "moves_per_s": moves / dt, "per_game": sum(ended) / len(ended) if ended else None,
-                "games_per_hour": done * 3600 / dt, "fallback": g.fallback_share, "steps": g.steps,
-                "fallback_s": g.fallback_seconds}
-    dt = time.perf_counter() - t0
-    moves = g.vec_moves + g.fallback_moves
-    done = batch - g.active
-    finished = g.active == 0
-    per_game = moves / batch if finished else None
-    return {"moves": moves, "seconds": dt, "done": done, "finished": finished,
-            "moves_per_s": moves / dt, "per_game": per_game, "fallback": g.fallback_share,
-            "steps": g.steps, "fallback_s": g.fallback_seconds}
+        # late), so a row with fewer than two batches' worth ended is marked `~`. moves/game is the
+        # mean of the games read out at refills (short games end first).
+        ended = [s.move_count for g in games for s in g.read_out.values()]
+        out.update(finished=done >= 2 * batch, per_game=sum(ended) / len(ended) if ended else None,
+                   games_per_hour=done * 3600 / dt)
+    return out
+
+
+class NoFit(RuntimeError):
+    """Out of GPU memory even in the smallest sub-batches."""
+
+
+def fitted_run(board: str, n: int, batch: int, player: str, device: str, seconds: float,
+               seed: int, most: int | None, refill: bool = False) -> tuple[dict, int | None]:
+    """`batched_run`, halving the sub-batch after an out-of-memory error (with a note);
+    returns the result and the sub-batch size that ran."""
+    while True:
+        try:
+            return batched_run(board, n, batch, player, device, seconds, seed, most, refill), most
+        except torch.cuda.OutOfMemoryError:
+            pass
+        # Freed here, outside the except block, whose traceback still held the games' tensors.
+        gc.collect()
+        torch.cuda.empty_cache()
+        most = min(most or batch, batch) // 2
+        if most < 64:
+            raise NoFit(f"{board} {n}p {player}: out of GPU memory even at 64 games a step")
+        print(f"note: {board} {n}p {player} batch {batch}: out of GPU memory; running again as "
+              f"sub-batches of at most {most}", flush=True)
+
+
+def fit_note(board: str, n: int, player: str, batch: int, most: int | None) -> None:
+    if most is not None and batch > most:
+        est = memory.step_bytes(board, n, batch, player) / 2 ** 30
+        if not torch.cuda.is_available():
+            print(f"note: {board} {n}p {player} batch {batch}: played as sub-batches of at most {most}",
+                  flush=True)
+            return
+        parts = memory.split(batch, most)
+        print(f"note: {board} {n}p {player} batch {batch}: one step of all {batch} games would take "
+              f"~{est:.0f} GiB (estimate, engine/batched/memory.py), more than the "
+              f"{memory.BUDGET_FRACTION:.0%} of free GPU memory allowed; played as {len(parts)} "
+              f"sub-batches of {max(parts)} stepped in turn", flush=True)
 
 
 def reference_run(board: str, n: int, player: str, seconds: float, seed: int) -> dict:
@@ -107,9 +165,11 @@ def games_per_hour(moves_per_s: float, per_game: float | None) -> float | None:
     return moves_per_s * 3600 / per_game if per_game else None
 
 
-def check(board: str, n: int, player: str, games: int, batch: int, device: str) -> tuple[int, int]:
+def check(board: str, n: int, player: str, games: int, batch: int, device: str,
+          most: int | None = None) -> tuple[int, int]:
     bad = total = 0
     seed = 10_000
+    batch = min(batch, most or memory.games_that_fit(board, n, memory.device_budget(device), player) or batch)
     while total < games:
         b = min(4 * batch, games - total)  # `batch` slots refilled: the path selfplay's records take
         g = BatchedGames(board, n, batch, player=player, device=device, seed=seed, games=b)
@@ -137,6 +197,8 @@ def main() -> None:
     ap.add_argument("--check-configs", default="",
                     help="configurations for --check (default: --configs); e.g. square8:2,hex8:2 "
                          "to keep a 100,000-game check off the 600-1,400-move boards")
+    ap.add_argument("--sub-batch", type=int, default=0,
+                    help="at most N games per sub-batch (default: what fits the GPU memory; no limit on CPU)")
     args = ap.parse_args()
     device = pick_device(args.device)
     torch.set_num_threads(args.threads)
@@ -154,13 +216,16 @@ def main() -> None:
         for player in players:
             ref = reference_run(board, n, player, args.ref_seconds, 1)
             for batch in batches:
+                most = args.sub_batch or memory.games_that_fit(board, n, memory.device_budget(device), player)
+                fit_note(board, n, player, batch, most)
                 try:
-                    r = batched_run(board, n, batch, player, device, args.seconds, 1, args.refill)
-                except torch.cuda.OutOfMemoryError:
-                    torch.cuda.empty_cache()
+                    r, most = fitted_run(board, n, batch, player, device, args.seconds, 1, most, args.refill)
+                except NoFit as exc:
+                    print(f"note: {exc}", flush=True)
                     rows.append((f"{board} {n}p", player, str(batch), "out of memory") + ("-",) * 6)
-                    print("  ".join(rows[-1]), flush=True)
                     continue
+                parts = r["sizes"]
+                shown = str(batch) if len(parts) == 1 else f"{batch} ({len(parts)}x{max(parts)})"
                 per_game = r["per_game"] or ref["per_game"]
                 gph = r.get("games_per_hour") or games_per_hour(r["moves_per_s"], per_game)
                 ref_per_game = ref["per_game"] or per_game
@@ -168,7 +233,7 @@ def main() -> None:
                 mark = "" if r["finished"] else "~"
                 rmark = "" if ref["per_game"] else "~"
                 rows.append((
-                    f"{board} {n}p", player, str(batch),
+                    f"{board} {n}p", player, shown,
                     f"{mark}{per_game:.0f}" if per_game else "-",
                     f"{r['moves_per_s']:,.0f}", f"{mark}{gph:,.0f}" if gph else "-",
                     f"{ref['moves_per_s']:,.0f}", f"{rmark}{rgph:,.0f}" if rgph else "-",
@@ -185,7 +250,7 @@ def main() -> None:
             check_configs = [(c.split(":")[0], int(c.split(":")[1])) for c in args.check_configs.split(",")]
         for board, n in check_configs:
             for player in players:
-                total, bad = check(board, n, player, args.check, max(batches), device)
+                total, bad = check(board, n, player, args.check, max(batches), device, args.sub_batch or None)
                 print(f"check {board} {n}p {player}: {total} games replayed, {bad} mismatches",
                       flush=True)
 

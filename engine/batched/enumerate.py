@@ -88,8 +88,8 @@ def apply_each(state) -> list[tuple[Move, GameState]]:
     top, cap = stack_tops(bs)
     sc = scan(bs, cap)
     legal = legal_mask(bs, top, cap, sc)
-    a = torch.tensor([r[0] for r in rows])
-    ext = torch.tensor([r[1] for r in rows])
+    a = torch.tensor([r[0] for r in rows], device=bs.device)
+    ext = torch.tensor([r[1] for r in rows], device=bs.device)
     apply_actions(bs, a, legal, sc, top, cap, ext)
     # legal_move_lists lists slot-0 recovery moves once per extraction stack, in the same order
     return list(zip(moves, read_states(bs, list(range(len(rows))))))

@@ -30,6 +30,7 @@ from engine.state import GameState
 # weights of (eliminated, territory, markers, controlled rings, hand)
 WEIGHTS = (3.0, 2.0, 0.5, 1.0, 0.5)
 NOISE = 1e-3
+SCORE_BUDGET = 4e8  # elements of one heuristic scoring chunk ([chunk, A] float tensors)
 
 
 def linear_value(s: GameState, p: int) -> float:
@@ -80,7 +81,7 @@ def tie_noise(shape: tuple[int, int], gen: torch.Generator, device: torch.device
 
 
 def heuristic_choice(bs: BatchState, legal: Legal, sc: Scan, top: torch.Tensor,
-                     cap: torch.Tensor, gen: torch.Generator, budget: float = 4e8) -> torch.Tensor:
+                     cap: torch.Tensor, gen: torch.Generator, budget: float = SCORE_BUDGET) -> torch.Tensor:
     """Best-scoring legal index per game. Scored in chunks of games so that the float
     score tensors ([chunk, A], A > 100k on the large boards) stay within `budget`
     elements: a loop over a few chunks, not over games."""

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 
 from engine.batched.check import replay_against, state_sig
+from engine.batched.memory import device_budget, games_that_fit
 from engine.batched.step import BatchedGames, pick_device
 from engine.game import new_game
 from engine.records import game_record
@@ -31,8 +32,12 @@ def batched_records(board: str, players: int, game_ids: list[str], *, player: st
                     batch: int = 1024) -> Iterator[dict]:
     """Play one game per id on the batched engine, `batch` at a time with ended games' slots
     refilled, and yield their verified RingRift records (engine names `gpu-<player>`). Records
-    come out per run of `RUN_BATCHES` batches' worth of games, so a stopped phase keeps those."""
+    come out per run of `RUN_BATCHES` batches' worth of games, so a stopped phase keeps those.
+    On CUDA, `batch` is lowered to what one step fits in the free GPU memory
+    (engine.batched.memory), so a large gpu_batch on the big boards slows down instead of
+    running out of memory."""
     dev = pick_device(device)
+    batch = min(batch, games_that_fit(board, players, device_budget(dev), player) or batch)
     per_run = batch * RUN_BATCHES
     for lo in range(0, len(game_ids), per_run):
         ids = game_ids[lo:lo + per_run]

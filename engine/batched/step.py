@@ -17,7 +17,7 @@ from engine.batched.apply import apply_actions
 from engine.batched.fallback import run_fallback
 from engine.batched.legal import legal_mask
 from engine.batched.moves import SKIP_RECOVERY, decode, layout
-from engine.batched.players import heuristic_choice, random_choice
+from engine.batched.players import SCORE_BUDGET, heuristic_choice, random_choice
 from engine.batched.recovery import choose_extraction, weighted_slot
 from engine.batched.scan import scan, stack_tops
 from engine.batched.state import BatchState, from_states, read_states
@@ -68,7 +68,7 @@ class BatchedGames:
         self.gen.manual_seed(seed)
         self.rng = random.Random(seed)
         self.steps = 0
-        self.score_budget = 4e8  # elements per heuristic scoring chunk (players.py)
+        self.score_budget = SCORE_BUDGET  # elements per heuristic scoring chunk (players.py)
         self.vec_moves = 0
         self.fallback_moves = 0
         self.fallback_seconds = 0.0

@@ -16,6 +16,8 @@ one colour is inside); it is processable by p when p controls a stack outside it
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 
 from engine.batched.state import BatchState
@@ -100,6 +102,15 @@ def region_table(bs: BatchState, top: torch.Tensor, p: torch.Tensor) -> tuple[to
     return lab, ok
 
 
+@lru_cache(maxsize=None)
+def _cell_weights(n: int, device: torch.device) -> torch.Tensor:
+    """Fixed random 62-bit weights of the cells for `distinct`'s region hashes: drawn on the CPU
+    (the same numbers whatever the device) once, then kept on `device`, instead of a draw and a
+    host-to-device copy on every call."""
+    gen = torch.Generator(device="cpu").manual_seed(12345)
+    return torch.randint(1, 2**62, (n,), generator=gen, device="cpu").to(device)
+
+
 def distinct(lab: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
     """`ok` with duplicate regions (the same cell set found by several fills) dropped.
 
@@ -113,9 +124,7 @@ def distinct(lab: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
         return ok
     b, w, root = idx.unbind(1)
     member = lab[b, w] == root[:, None]  # [K, N]
-    gen = torch.Generator(device="cpu").manual_seed(12345)
-    wts = torch.randint(1, 2**62, (n,), generator=gen).to(ok.device)
-    h = (member.long() * wts).sum(1)
+    h = (member.long() * _cell_weights(n, ok.device)).sum(1)
     o1 = torch.sort(h, stable=True).indices
     o2 = o1[torch.sort(b[o1], stable=True).indices]
     bs_, hs = b[o2], h[o2]

@@ -35,7 +35,10 @@ class Seats:
     any_ring: torch.Tensor
 
     def take(self, rows: torch.Tensor) -> "Seats":
-        """The facts of some rows (an index or a bool mask)."""
+        """The facts of some rows (an index or a bool mask). A mask becomes indices once: each
+        mask index waits for the device (its result's size), once per field otherwise."""
+        if rows.dtype == torch.bool:
+            rows = torch.nonzero(rows).squeeze(1)
         return Seats(*(getattr(self, f)[rows] for f in
                        ("stack_action", "placement", "eligible", "controls", "any_ring")))
 
@@ -113,12 +116,14 @@ def end_turn(bs: BatchState, g: torch.Tensor, seats: Seats, forced: bool = False
     if forced:
         _rotate(bs, g, seats)
     done = _check(bs, g, seats, game_over=not forced)
-    g, seats, prev = g[~done], seats.take(~done), prev[~done]
+    keep = torch.nonzero(~done).squeeze(1)  # one wait for the device, not three mask indexings
+    g, seats, prev = g[keep], seats.take(keep), prev[keep]
     if g.numel() == 0:
         return
     if not forced:
         _rotate(bs, g, seats)
     on = bs.lps_required[g] > 0
+    on = torch.nonzero(on).squeeze(1)
     _update_lps(bs, g[on], prev[on], seats.take(on))
 
 
@@ -174,13 +179,12 @@ def _check(bs: BatchState, g: torch.Tensor, seats: Seats, game_over: bool) -> to
     q = _first_col(controls)
     others_none = (~sf(seats.any_ring) | controls).all(1)
     decide(one & others_none, q, LPS)
-    fin = g[done]
+    ix = torch.nonzero(done).squeeze(1)
+    fin = g[ix]
     if fin.numel():
         # a stalemate's outcome is 'stalemate' whatever step decided its winner
-        out_bare = bare[done]
-        _finish(bs, fin, winner[done], reason[done], out_bare, game_over)
-        st = bare_stale[done]
-        bs.outcome[fin[st]] = STALEMATE
+        _finish(bs, fin, winner[ix], reason[ix], bare[ix], game_over)
+        bs.outcome[fin[bare_stale[ix]]] = STALEMATE
     return done
 
 

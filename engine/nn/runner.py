@@ -60,7 +60,10 @@ class GraphedForward:
                     self.model(static_in)
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph), torch.no_grad():
+        # thread_local: the server captures in its own thread while others may use CUDA (a reload's
+        # weight snapshot copies to the host); in the default "global" mode their work would
+        # invalidate the capture or fail with "operation not permitted when stream is capturing".
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"), torch.no_grad():
             with torch.autocast("cuda", dtype=self.dtype or torch.float32, enabled=self.dtype is not None,
                                 cache_enabled=False):
                 out = self.model(static_in)
@@ -88,20 +91,30 @@ class BatchRunner:
         self.max_batch_size = max_batch_size
         self.graphed: GraphedForward | None = None
         self._staging: torch.Tensor | None = None
+        self._uploaded: torch.cuda.Event | None = None  # the last copy out of the staging buffer
         if cuda_graphs and self.device.type == "cuda":
             self.graphed = GraphedForward(self.model, self.dtype, max_batch_size)
 
     def _to_device(self, planes: np.ndarray) -> torch.Tensor:
         """Host planes -> device; on CUDA through one reused pinned buffer (pinning per call costs
-        more than it saves). Safe to reuse: every caller waits for the batch's results."""
+        more than it saves). The copy is asynchronous, so before the buffer is written again the
+        previous copy out of it must have finished (an event, not a device-wide sync): `run`
+        waits for its results anyway, but a bare `forward` (the benchmark's) need not."""
         x = torch.from_numpy(planes)
         if self.device.type != "cuda":
             return x.to(self.device)
         b = x.shape[0]
+        if self._uploaded is not None:
+            self._uploaded.synchronize()
         if self._staging is None or self._staging.shape[0] < b or self._staging.shape[1:] != x.shape[1:]:
-            self._staging = torch.empty((max(b, self.max_batch_size), *x.shape[1:]), pin_memory=True)
+            self._staging = torch.empty((max(b, self.max_batch_size), *x.shape[1:]), dtype=x.dtype,
+                                        device="cpu", pin_memory=True)
         self._staging[:b].copy_(x)
-        return self._staging[:b].to(self.device, non_blocking=True)
+        out = self._staging[:b].to(self.device, non_blocking=True)
+        if self._uploaded is None:
+            self._uploaded = torch.cuda.Event()
+        self._uploaded.record()
+        return out
 
     def forward(self, planes: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         x = self._to_device(planes)
