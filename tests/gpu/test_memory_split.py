@@ -41,7 +41,7 @@ def test_the_bench_halves_sub_batches_after_out_of_memory(monkeypatch, capsys) -
 
     calls: list[int | None] = []
 
-    def run(board, n, batch, player, device, seconds, seed, most=None):
+    def run(board, n, batch, player, device, seconds, seed, most=None, refill=False):
         calls.append(most)
         if most is None or most > 1000:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory")
