@@ -20,7 +20,8 @@ from .device_guard import DEV, DeviceGuard
 torch.set_num_threads(1)
 
 # (board, players, games, player, move cap): every board 2p, a 3p and a 4p game, mixed seats,
-# and the pie rule (the per-game fallback's round trip through the reference engine).
+# the pie rule (the per-game fallback's round trip through the reference engine), and square8's
+# 8 games on 4 slots (refilled: ended games read out, new ones started on the device).
 CONFIGS = [
     ("square8", 2, 8, "random", None, None),
     ("hex8", 2, 4, "heuristic", None, None),
@@ -36,11 +37,12 @@ def guarded_games(board: str, n: int, games: int, player, cap, rules) -> tuple[B
     board_tables.cache_clear()  # tables made under the guard carry their virtual device
     guard = DeviceGuard(("engine/batched/",))
     with guard:
-        g = BatchedGames(board, n, games, player=player, device=str(DEV), seed=3, move_cap=cap,
-                         rules_options=rules)
+        slots = games // 2 if (board, n, rules) == ("square8", 2, None) else games
+        g = BatchedGames(board, n, slots, player=player, device=str(DEV), seed=3, move_cap=cap,
+                         rules_options=rules, games=games)
         g.play()
         moves, finals = g.moves(), g.final_states()
-    assert g.active == 0
+    assert g.active == 0 and len(finals) == games
     assert replay_check(board, n, moves, finals, move_cap=cap, rules_options=rules) == []
     return g, guard
 
