@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import multiprocessing
+import multiprocessing.context
 import random
+import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -159,6 +162,15 @@ def _play(job: _Job) -> GameResult:
     )
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Fork (fast, the default on Linux) unless this process has started CUDA: a forked child
+    cannot use CUDA then, so neural players would fail in the workers; spawn them instead."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        return multiprocessing.get_context("spawn")
+    return multiprocessing.get_context()
+
+
 def _run(jobs: list[_Job], workers: int) -> Iterator[GameResult]:
     """Results in game order. With workers > 1 a bounded window of games is in flight, so an
     early stop wastes at most a few games; closing the iterator cancels what is queued."""
@@ -166,7 +178,7 @@ def _run(jobs: list[_Job], workers: int) -> Iterator[GameResult]:
         for job in jobs:
             yield _play(job)
         return
-    pool = ProcessPoolExecutor(max_workers=workers)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
     try:
         pending: dict[int, Future] = {}
         todo = iter(jobs)

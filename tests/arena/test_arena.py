@@ -98,3 +98,18 @@ def test_summary_is_json_ready():
     d = json.loads(json.dumps(m.as_dict()))
     assert d["games"] == 4 and [e["spec"] for e in d["entrants"]] == ["greedy", "random"]
     assert d["sprt"]["decision"] in ("H0", "H1", "continue") and len(d["seatWinRates"]) == 2
+
+
+def test_workers_are_spawned_once_this_process_has_started_cuda(monkeypatch):
+    """A forked child cannot use CUDA its parent started, so neural players in match workers would
+    fail: the pool spawns instead, and forks (the fast default) otherwise."""
+    import multiprocessing
+
+    import torch
+
+    from engine import arena
+
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    assert arena._pool_context().get_start_method() == "spawn"
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    assert arena._pool_context().get_start_method() == multiprocessing.get_start_method()
