@@ -33,12 +33,12 @@ CONFIGS = [
 ]
 
 
-def guarded_games(board: str, n: int, games: int, player, cap, rules) -> tuple[BatchedGames, DeviceGuard]:
+def guarded_games(board: str, n: int, games: int, player, cap, rules,
+                  slots: int | None = None) -> tuple[BatchedGames, DeviceGuard]:
     board_tables.cache_clear()  # tables made under the guard carry their virtual device
     guard = DeviceGuard(("engine/batched/",))
     with guard:
-        slots = games // 2 if (board, n, rules) == ("square8", 2, None) else games
-        g = BatchedGames(board, n, slots, player=player, device=str(DEV), seed=3, move_cap=cap,
+        g = BatchedGames(board, n, slots or games, player=player, device=str(DEV), seed=3, move_cap=cap,
                          rules_options=rules, games=games)
         g.play()
         moves, finals = g.moves(), g.final_states()
@@ -57,6 +57,13 @@ def test_batched_games_make_no_host_tensors(board, n, games, player, cap, rules)
     print(f"\n{board} {n}p {player}: {per_step:.1f} host syncs per step over {g.steps} steps; top:")
     for where, count in guard.syncs.most_common(8):
         print(f"  {where}: {count / g.steps:.2f}/step")
+
+
+def test_refilled_slots_make_no_host_tensors() -> None:
+    """8 games on 4 slots: ended games are read out and new ones started on the device."""
+    g, guard = guarded_games("square8", 2, 8, "random", None, None, slots=4)
+    assert g.bs.batch == 4 and g.started == 8
+    assert not guard.factories and not guard.mismatches, "\n" + guard.report()
 
 
 def test_the_pretend_device_plays_the_same_games_as_the_cpu() -> None:
