@@ -9,11 +9,11 @@ iteration (same cache keys) instead of starting the next one.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.files import write_atomic
 from infra.data_config import DataConfig, config_key
 from infra.pipeline_config import PipelineConfig, PoolsConfig, Profile
 from tasks.common import PhaseContext, PhaseError, phase_key
@@ -96,12 +96,8 @@ def next_iteration(data: DataConfig, config: str) -> int:
 
 
 def mark_completed(data: DataConfig, config: str, number: int) -> None:
-    path = _iterations_file(data, config)
-    path.parent.mkdir(parents=True, exist_ok=True)
     done = sorted(set(completed_iterations(data, config)) | {number})
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"completed": done}))
-    os.replace(tmp, path)
+    write_atomic(_iterations_file(data, config), json.dumps({"completed": done}))
 
 
 def build_plan(cfg: PipelineConfig, pools: PoolsConfig, ctx: PhaseContext, phases: list[str] | None = None,

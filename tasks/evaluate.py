@@ -16,11 +16,11 @@ small summary.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from engine.arena import derive_seed, play_match
+from engine.files import write_atomic
 from engine.ratings import RatingPool
 from infra.data_config import DataConfig
 from infra.registry import ModelRegistry
@@ -33,10 +33,7 @@ def pipeline_dir(cfg: DataConfig, config: str) -> Path:
 
 
 def write_json(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=1))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(value, indent=1))
 
 
 def evaluation_path(cfg: DataConfig, ctx: PhaseContext) -> Path:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Any
 
-from engine.players.profiles import ProfileError, profile_from_dict, profile_path, profile_to_dict
+from engine.players.profiles import ProfileError, profile_from_dict, profile_path, save_profile
 from infra.storage import ArtifactStore
 from tasks.cmaes import PROFILES_PREFIX, best_profile, local_profiles_dir
 from tasks.common import PhaseContext, phase_task, run_phase
@@ -46,11 +45,7 @@ def merge_profiles(ctx: PhaseContext) -> dict[str, Any]:
         store.close()
     changed = best_key is not None
     if changed:
-        dest = profile_path(ctx.board, ctx.players, local_profiles_dir(cfg))
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.name + ".tmp")
-        tmp.write_text(json.dumps(profile_to_dict(best), indent=2) + "\n")
-        os.replace(tmp, dest)
+        save_profile(best, profile_path(ctx.board, ctx.players, local_profiles_dir(cfg)))
     return {"id": f"profiles-{ctx.config}-{best.version}", "profiles": len(keys), "invalid": bad,
             "best": best.version, "fitness": best.fitness, "changed": changed, "from": best_key or str(current_path)}
 

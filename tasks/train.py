@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from engine.files import write_atomic
 from engine.nn.model import NetConfig, load_model
 from engine.nn.samples import write_game_shard
 from engine.nn.train import TrainConfig
@@ -63,10 +64,7 @@ def export_shard(ctx: PhaseContext, cfg: DataConfig) -> dict[str, Any]:
     info = write_game_shard(cfg.shards_dir, records, augment="random", seed=ctx.iteration) if records else None
     done = {"games": len(records), "samples": info.count if info else 0,
             "path": str(info.path) if info else None}
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    tmp = marker.with_name(marker.name + ".tmp")
-    tmp.write_text(json.dumps(done))
-    os.replace(tmp, marker)
+    write_atomic(marker, json.dumps(done))
     return {**done, "reused": False}
 
 
