@@ -53,6 +53,7 @@ import torch  # noqa: E402
 from engine import apply_in_place, legal_moves, new_game  # noqa: E402
 from engine.batched import memory  # noqa: E402
 from engine.batched.check import replay_check  # noqa: E402
+from engine.batched.records import RUN_BATCHES  # noqa: E402
 from engine.batched.step import BatchedGames, pick_device  # noqa: E402
 from engine.players.heuristic import HeuristicPlayer  # noqa: E402
 from bench.tables import print_markdown  # noqa: E402
@@ -169,15 +170,20 @@ def check(board: str, n: int, player: str, games: int, batch: int, device: str,
           most: int | None = None) -> tuple[int, int]:
     bad = total = 0
     seed = 10_000
-    batch = min(batch, most or memory.games_that_fit(board, n, memory.device_budget(device), player) or batch)
+    batch = min(batch, most) if most else memory.fitted_batch(board, n, batch, device, player)
     while total < games:
-        b = min(4 * batch, games - total)  # `batch` slots refilled: the path selfplay's records take
+        b = min(RUN_BATCHES * batch, games - total)  # `batch` slots refilled, as selfplay's records play
         g = BatchedGames(board, n, batch, player=player, device=device, seed=seed, games=b)
         g.play()
         bad += len(replay_check(board, n, g.moves(), g.final_states(), workers=os.cpu_count() or 1))
         total += b
         seed += 1
     return total, bad
+
+
+def parse_configs(text: str) -> list[tuple[str, int]]:
+    """"square8:2,hex8:2" -> [("square8", 2), ("hex8", 2)]."""
+    return [(board, int(n)) for board, n in (c.split(":") for c in text.split(","))]
 
 
 def main() -> None:
@@ -204,7 +210,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     cuda = device.startswith("cuda")
     batches = [int(b) for b in (args.batches or ("1024,8192,32768" if cuda else "64,256")).split(",")]
-    configs = [(c.split(":")[0], int(c.split(":")[1])) for c in args.configs.split(",")]
+    configs = parse_configs(args.configs)
     players = args.players.split(",")
     dev_name = torch.cuda.get_device_name() if cuda else f"CPU, {args.threads} thread(s)"
     print(f"# machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -245,10 +251,7 @@ def main() -> None:
     if args.markdown:
         print_markdown(header, rows)
     if args.check:
-        check_configs = configs
-        if args.check_configs:
-            check_configs = [(c.split(":")[0], int(c.split(":")[1])) for c in args.check_configs.split(",")]
-        for board, n in check_configs:
+        for board, n in parse_configs(args.check_configs) if args.check_configs else configs:
             for player in players:
                 total, bad = check(board, n, player, args.check, max(batches), device, args.sub_batch or None)
                 print(f"check {board} {n}p {player}: {total} games replayed, {bad} mismatches",

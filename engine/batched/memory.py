@@ -38,13 +38,16 @@ def _scores(player: str | list[str]) -> bool:
     return "heuristic" in ([player] if isinstance(player, str) else player)
 
 
+def _base_per_game(board: str, num_players: int) -> float:
+    """Bytes of a step per game, beside the heuristic's scores."""
+    return BASE.get(board, max(BASE.values())) * _actions(board, num_players)
+
+
 def step_bytes(board: str, num_players: int, batch: int, player: str | list[str] = "random",
                score_budget: float = SCORE_BUDGET) -> float:
     """Estimated peak device bytes of one step of `batch` games."""
-    a = _actions(board, num_players)
-    base = BASE.get(board, max(BASE.values())) * a * batch
-    score = SCORE * min(batch * a, score_budget) if _scores(player) else 0.0
-    return (base + score) * ALLOCATOR
+    score = SCORE * min(batch * _actions(board, num_players), score_budget) if _scores(player) else 0.0
+    return (_base_per_game(board, num_players) * batch + score) * ALLOCATOR
 
 
 def device_budget(device: str | torch.device) -> float | None:
@@ -65,8 +68,13 @@ def games_that_fit(board: str, num_players: int, budget: float | None, player: s
     if budget is None:
         return None
     room = budget / ALLOCATOR - (SCORE * score_budget if _scores(player) else 0.0)
-    per_game = BASE.get(board, max(BASE.values())) * _actions(board, num_players)
-    return max(floor, int(room // per_game))
+    return max(floor, int(room // _base_per_game(board, num_players)))
+
+
+def fitted_batch(board: str, num_players: int, batch: int, device: str | torch.device,
+                 player: str | list[str] = "random") -> int:
+    """`batch`, lowered to the games one step fits in `device`'s free memory (unchanged off CUDA)."""
+    return min(batch, games_that_fit(board, num_players, device_budget(device), player) or batch)
 
 
 def split(batch: int, most: int | None) -> list[int]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 
 from engine.batched.check import replay_against, state_sig
-from engine.batched.memory import device_budget, games_that_fit
+from engine.batched.memory import fitted_batch
 from engine.batched.step import BatchedGames, pick_device
 from engine.game import new_game
 from engine.records import game_record
@@ -37,7 +37,7 @@ def batched_records(board: str, players: int, game_ids: list[str], *, player: st
     (engine.batched.memory), so a large gpu_batch on the big boards slows down instead of
     running out of memory."""
     dev = pick_device(device)
-    batch = min(batch, games_that_fit(board, players, device_budget(dev), player) or batch)
+    batch = fitted_batch(board, players, batch, dev, player)
     per_run = batch * RUN_BATCHES
     for lo in range(0, len(game_ids), per_run):
         ids = game_ids[lo:lo + per_run]

@@ -54,15 +54,8 @@ class BatchedGames:
         self._game_id = f"batched-{board}-{num_players}p-{seed}-{{}}".format
         self._new_game = lambda i: new_game(board, num_players, rules_options=rules_options, move_cap=move_cap,
                                             game_id=self._game_id(i))
-        self.bs: BatchState = from_states([self._new_game(i) for i in range(batch)], pick_device(device))
-        # Refilling (games > batch): a slot whose game has ended gets the next game, so the batch
-        # stays full instead of stepping a shrinking tail of long games. `ids` names the game in
-        # each slot (its index among all games played); ended games are read out once.
-        self.ids = torch.arange(batch, device=self.bs.device)
-        self.live = torch.ones(batch, dtype=torch.bool, device=self.bs.device)
-        self.started = batch
+        self._hold(from_states([self._new_game(i) for i in range(batch)], pick_device(device)))
         self.refill_at = max(1, int(batch * refill_every))  # ended slots worth one read-out
-        self._finals: dict[int, GameState] = {}
         self._initial: BatchState | None = None
         self.gen = torch.Generator(device=self.bs.device)
         self.gen.manual_seed(seed)
@@ -83,11 +76,22 @@ class BatchedGames:
         """Continue games from given positions (all of one board and player count)."""
         s0 = states[0]
         g = cls(s0.board_type, s0.num_players, 1, player=player, device=device, seed=seed)
-        g.bs = from_states(states, pick_device(device))
-        g.games = g.started = len(states)
-        g.ids = torch.arange(len(states), device=g.bs.device)
-        g.live = torch.ones(len(states), dtype=torch.bool, device=g.bs.device)
+        g.games = len(states)
+        g._hold(from_states(states, pick_device(device)))
         return g
+
+    def _hold(self, bs: BatchState) -> None:
+        """Take `bs` as the batch, one game per slot: game i in slot i, none read out yet.
+
+        Refilling (games > batch) then gives a slot whose game has ended the next game, so the
+        batch stays full instead of stepping a shrinking tail of long games. `ids` names the game
+        in each slot (its index among all games played); `live` marks the slots whose game has not
+        been read out; ended games are read out once, into `read_out`."""
+        self.bs = bs
+        self.ids = torch.arange(bs.batch, device=bs.device)
+        self.live = torch.ones(bs.batch, dtype=torch.bool, device=bs.device)
+        self.started = bs.batch
+        self.read_out: dict[int, GameState] = {}  # final states of the games read out, by game index
 
     @property
     def active(self) -> int:
@@ -155,7 +159,7 @@ class BatchedGames:
             return
         slots = torch.nonzero(ended).squeeze(1)
         for gid, state in zip(self.ids[slots].tolist(), read_states(self.bs, slots.tolist())):
-            self._finals[gid] = state
+            self.read_out[gid] = state
         n = min(k, self.games - self.started)
         fresh, spent = slots[:n], slots[n:]
         self.live[spent] = False
@@ -184,11 +188,6 @@ class BatchedGames:
         """Step until every game is over (or `max_steps`)."""
         while (self.active or self.started < self.games) and (max_steps is None or self.steps < max_steps):
             self.step()
-
-    @property
-    def read_out(self) -> dict[int, GameState]:
-        """Final states of the games whose slots were refilled so far, by game index."""
-        return self._finals
 
     @property
     def fallback_share(self) -> float:
@@ -225,7 +224,7 @@ class BatchedGames:
     def final_states(self) -> list[GameState]:
         """The last state of every game started, by game index (ended or not)."""
         out: list[GameState | None] = [None] * self.started
-        for gid, state in self._finals.items():
+        for gid, state in self.read_out.items():
             out[gid] = state
         slots = torch.nonzero(self.live).squeeze(1).tolist()
         for gid, state in zip(self.ids[slots].tolist(), read_states(self.bs, slots)):
