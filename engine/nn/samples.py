@@ -51,11 +51,12 @@ def _target(state: GameState, moves: Sequence[Move], weights: Sequence[float]) -
     return [(i, w / total) for i, w in pairs] if total > 0 else []
 
 
-def game_positions(record: dict, visits: Sequence[Visits] | None = None
+def game_positions(record: dict, visits: Sequence[Visits] | None = None, *, value_rows: bool = False
                    ) -> tuple[list[tuple[GameState, Move, Visits]], GameState]:
     """Replay a record: (state before the move, the legal move played, its visits) at every
     position that had more than one legal move, and the final state. Without `visits`, a
-    record's own search targets are used, and positions without one are left out."""
+    record's own search targets are used, and positions without one are left out, or with
+    `value_rows` kept with an empty target ({}: a value-only row)."""
     state = new_game(record["boardType"], int(record["numPlayers"]),
                      rules_options=record.get("rulesOptions"), move_cap=0)
     recorded = (record.get("metadata") or {}).get(SEARCH_TARGETS) if visits is None else None
@@ -69,6 +70,8 @@ def game_positions(record: dict, visits: Sequence[Visits] | None = None
         if len(legal) > 1 and recorded is not None:
             if recorded[i]:
                 out.append((state.copy(), played, {legal[int(j)]: float(p) for j, p in recorded[i]}))
+            elif value_rows:
+                out.append((state.copy(), played, {}))
         elif len(legal) > 1:
             out.append((state.copy(), played, visits[i] if visits is not None else None))
         apply_in_place(state, played)
@@ -81,24 +84,32 @@ def samples_from_games(
     *,
     augment: Augment = "random",
     seed: int = 0,
+    value_rows: bool = False,
 ) -> Samples | None:
     """Samples from finished games; `visits[g][i]` is the visit distribution of game g's
-    move i (None where the move was not searched: the played move is the target)."""
+    move i (None where the move was not searched: the played move is the target).
+
+    With `value_rows`, positions of searched games that have no policy target (fast searches,
+    random opening plies) become value-only rows (no policy pairs: they add nothing to the
+    policy loss): every position's outcome teaches the value head, not only the ~25% that had
+    a full search, which is most of the value data a game holds."""
     rng = random.Random(seed)
     states: list[GameState] = []
     pairs: list[list[tuple[int, float]]] = []
     values: list[list[float]] = []
     for g, record in enumerate(records):
-        positions, final = game_positions(record, visits[g] if visits is not None else None)
+        positions, final = game_positions(record, visits[g] if visits is not None else None,
+                                          value_rows=value_rows)
         outcome = outcome_values(final)
         for state, played, dist in positions:
+            value_only = dist is not None and len(dist) == 0
             moves, weights = (list(dist), list(dist.values())) if dist else ([played], [1.0])
             n_sym = num_symmetries(state.board_type)
             ks = {"none": [0], "random": [rng.randrange(n_sym)], "all": range(n_sym)}[augment]
             for k in ks:
                 ts, tmoves = transform_sample(state, moves, k)
-                target = _target(ts, tmoves, weights)
-                if not target:
+                target = [] if value_only else _target(ts, tmoves, weights)
+                if not target and not value_only:
                     continue
                 states.append(ts)
                 pairs.append(target)

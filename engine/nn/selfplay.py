@@ -22,7 +22,7 @@ Two kinds of game:
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -73,6 +73,75 @@ class PlayoutCapPlayer:
         return move
 
 
+class RandomOpening:
+    """Plays the first `plies` moves of a game uniformly at random, then defers to `player`.
+
+    Shared by every seat of one game (`counter` is one list for all of them), so a game starts
+    with `plies` random plies in total whoever moves. Random moves are logged as None in `log`
+    (no policy target: they are not anyone's choice), while their positions still get values.
+    Why: deterministic or low-temperature players otherwise replay the same openings."""
+
+    def __init__(self, player: Any, plies: int, rng: random.Random, counter: list[int], log: list[Any] | None):
+        self.player, self.plies, self.rng, self.counter, self.log = player, plies, rng, counter, log
+        self.name = getattr(player, "name", "player")
+
+    def choose(self, state: GameState) -> Move:
+        self.counter[0] += 1
+        if self.counter[0] > self.plies:
+            return self.player.choose(state)
+        moves = legal_moves(state)
+        if self.log is not None:
+            self.log.append(None)
+        return moves[self.rng.randrange(len(moves))]
+
+
+class TargetLogger:
+    """Records a player's chosen move as a one-hot policy target in `log` (teacher games):
+    the same metadata["searchTargets"] format as searched games, so imitation data and
+    search data go through one sample path."""
+
+    def __init__(self, player: Any, log: list[Any]):
+        self.player, self.log = player, log
+        self.name = getattr(player, "name", "player")
+
+    def choose(self, state: GameState) -> Move:
+        moves = legal_moves(state)
+        move = self.player.choose(state)
+        self.log.append([[moves.index(move), 1.0]] if len(moves) > 1 else None)
+        return move
+
+
+def opening_length(opening_plies: int | tuple[int, int], rng: random.Random) -> int:
+    """How many random plies a game starts with: a fixed count, or uniform in [lo, hi]."""
+    if isinstance(opening_plies, int):
+        return opening_plies
+    lo, hi = opening_plies
+    return rng.randint(lo, hi)
+
+
+def play_teacher_games(board: str, num_players: int, specs: Sequence[str], games: int, *, seed: int = 0,
+                       opening_plies: int | tuple[int, int] = 0, move_cap: int | None = None,
+                       id_prefix: str = "teach") -> list[dict]:
+    """Games of engine players (seat p plays specs[(i + p) % len(specs)]) whose moves are
+    recorded as one-hot policy targets, after a random opening (bootstrap data for a net)."""
+    from engine.players import make_player
+    out = []
+    for i in range(games):
+        gseed = seed + i
+        rng = random.Random(gseed * 7 + 3)
+        log: list[Any] = []
+        counter = [0]
+        plies = opening_length(opening_plies, rng)
+        players = [RandomOpening(TargetLogger(make_player(specs[(i + p) % len(specs)], seed=gseed * 10 + p), log),
+                                 plies, rng, counter, log) for p in range(num_players)]
+        gid = f"{id_prefix}-{board}-{num_players}p-{gseed}"
+        record = play_game(board, num_players, players, game_id=gid, seed=gseed, move_cap=move_cap)
+        record["metadata"][SEARCH_TARGETS] = log
+        record["metadata"]["openingPlies"] = plies
+        out.append(record)
+    return out
+
+
 def play_neural_games(
     evaluator: NeuralEvaluator,
     board: str,
@@ -88,12 +157,14 @@ def play_neural_games(
     full_prob: float = 0.25,
     fast_sims: int | None = None,
     search: dict[str, Any] | None = None,
+    opening_plies: int | tuple[int, int] = 0,
 ) -> list[dict]:
     """Play `games` games, `concurrency` at a time; game i is seeded `seed + i`. Records in game order.
 
     With `full_sims` > 0 the games are searched with playout-cap randomisation (module docstring);
     `fast_sims` defaults to full_sims // 4, and `search` passes MCTSPlayer options (root="gumbel",
-    gumbel_k, batch_size, c_puct...). The evaluator must be thread-safe when `concurrency` > 1
+    gumbel_k, batch_size, c_puct...). `opening_plies` random plies (a count, or uniform in
+    [lo, hi]) start each game, so games do not repeat. The evaluator must be thread-safe when `concurrency` > 1
     (an InferenceServer backend is; a BatchRunner is not)."""
     fast = full_sims // 4 if fast_sims is None else fast_sims
     opts = {"batch_size": 8, **(search or {})}
@@ -106,14 +177,18 @@ def play_neural_games(
                        for p in range(num_players)]
             return play_game(board, num_players, players, game_id=gid, seed=gseed, move_cap=move_cap)
         log: list[Any] = []
-        players = [PlayoutCapPlayer(MCTSPlayer(gseed * 10 + p, evaluator=evaluator, **opts), log,
-                                    full_prob=full_prob, full_sims=full_sims, fast_sims=fast,
-                                    temperature=temperature, seed=gseed * 10 + p + 5)
+        rng, counter = random.Random(gseed * 7 + 1), [0]
+        plies = opening_length(opening_plies, rng)
+        players = [RandomOpening(PlayoutCapPlayer(MCTSPlayer(gseed * 10 + p, evaluator=evaluator, **opts), log,
+                                                  full_prob=full_prob, full_sims=full_sims, fast_sims=fast,
+                                                  temperature=temperature, seed=gseed * 10 + p + 5),
+                                 plies, rng, counter, log)
                    for p in range(num_players)]
         record = play_game(board, num_players, players, game_id=gid, seed=gseed, move_cap=move_cap)
         if len(log) != len(record["moves"]):
             raise RuntimeError(f"game {gid}: {len(log)} search entries for {len(record['moves'])} moves")
         record["metadata"][SEARCH_TARGETS] = log
+        record["metadata"]["openingPlies"] = plies
         record["metadata"]["playoutCap"] = {"fullProb": full_prob, "fullSims": full_sims, "fastSims": fast,
                                             "root": opts.get("root", "puct")}
         return record

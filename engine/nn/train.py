@@ -139,7 +139,9 @@ def _losses(model: RingRiftNet, batch, dtype, device) -> tuple[torch.Tensor, tor
     with autocast(device, dtype):
         logits, values = model(x)
     logp = F.log_softmax(logits.float(), dim=1)
-    policy_loss = -(logp[rows, cols] * probs).sum() / x.shape[0]
+    # per row that has a policy target: value-only rows (engine.nn.samples, value_rows) add nothing
+    has_target = torch.zeros(x.shape[0], device=logp.device).index_fill_(0, rows, 1.0)
+    policy_loss = -(logp[rows, cols] * probs).sum() / has_target.sum().clamp(min=1.0)
     value_loss = F.mse_loss(values.float(), v)
     correct = (logits.argmax(dim=1) == top).float().sum()
     return policy_loss, value_loss, correct
@@ -175,17 +177,28 @@ def train_on_samples(
     *,
     checkpointer: BackgroundCheckpointer | None = None,
     run_name: str = "run",
+    val_samples: Samples | None = None,
 ) -> TrainResult:
-    """Train `model` in place on `samples`; checkpoints (if any) go through `checkpointer`."""
+    """Train `model` in place on `samples`; checkpoints (if any) go through `checkpointer`.
+
+    `val_samples` (held-out games, split by game id and stable across iterations) are the
+    validation set when given; otherwise `cfg.val_fraction` of `samples` is drawn at random,
+    which leaks when the samples were trained on before (a parent model saw them)."""
     device = pick_device(cfg.device)
     dtype = amp_dtype(device) if cfg.amp else None
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model.to(device)
-    data = _Batches(samples, device)
-    order = rng.permutation(len(samples))
-    n_val = int(round(len(samples) * cfg.val_fraction)) if len(samples) > 1 else 0
-    val_ids, train_ids = np.sort(order[:n_val]), order[n_val:]
+    if val_samples is not None and len(val_samples):
+        data = _Batches(Samples.concat([samples, val_samples]), device)
+        train_ids = rng.permutation(len(samples))
+        val_ids = np.arange(len(samples), len(samples) + len(val_samples))
+        n_val = len(val_ids)
+    else:
+        data = _Batches(samples, device)
+        order = rng.permutation(len(samples))
+        n_val = int(round(len(samples) * cfg.val_fraction)) if len(samples) > 1 else 0
+        val_ids, train_ids = np.sort(order[:n_val]), order[n_val:]
     if len(train_ids) == 0:
         raise ValueError("no training samples left after the validation split")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

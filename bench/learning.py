@@ -1,0 +1,216 @@
+"""Does the loop learn? From an empty data folder, run the closed loop for a wall-clock budget and
+write the learning curve: per iteration games, samples, time, held-out losses, the gate's test,
+and each promoted model's score and Elo (95% CI) against the fixed anchors D1, D3, D5, played by
+the deployed search player (the D9 budget: MCTS with 64 simulations on the net).
+
+Usage:  python bench/learning.py --data runs/learning [--hours 2] [--workers 2] [--final-games 200]
+        python bench/learning.py --data runs/learning --final-only     # only the closing matches
+
+The loop (engine.nn.learning's stages, state in --data, resumable: rerun the same command):
+  0. bootstrap: D5-vs-D5 games after 2-8 random plies, their moves as one-hot targets; a fresh net
+     trained on them becomes the first best model.
+  k. selfplay of the best net (Gumbel root, playout caps, random openings; every position a value
+     row), training of the newest candidate on a subset of the replay window, the gate (truncated
+     SPRT, candidate against best at the deployed budget), anchored evaluation of a promoted model.
+Closing matches (seeds the gate never used): best vs D5, best vs D3, best vs the first model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.arena import play_match  # noqa: E402
+from engine.files import write_atomic  # noqa: E402
+from engine.nn.learning import GateRule, neural_games, split_by_game, teacher_games, train_step  # noqa: E402
+from engine.nn.samples import samples_from_games  # noqa: E402
+from engine.ratings import elo_from_score  # noqa: E402
+from infra.shards import write_shard  # noqa: E402
+
+NET = {"channels": 64, "blocks": 4, "policy_channels": 32, "value_channels": 32, "value_hidden": 128}
+SELFPLAY = {"full_sims": 32, "fast_sims": 8, "full_prob": 0.25, "temperature": 1.0, "concurrency": 16,
+            "search": {"root": "gumbel", "batch_size": 8}, "opening_plies": [2, 8]}
+SIMS = 64  # the D9 budget: what the reference model deploys with
+
+
+def _elo(score: float) -> float | None:
+    """Elo of a score (None at 0 or 1, where it is infinite: JSON has no infinity)."""
+    v = elo_from_score(score)
+    return None if math.isinf(v) else round(v, 1)
+
+
+def log(msg: str) -> None:
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+class Run:
+    """The data folder: ledger.json (what is done), games/, shards/{train,held}/, models/."""
+
+    def __init__(self, root: Path, board: str, players: int):
+        self.root, self.board, self.players = root, board, players
+        for d in ("games", "shards/train", "shards/held", "models"):
+            (root / d).mkdir(parents=True, exist_ok=True)
+        self.path = root / "ledger.json"
+        self.ledger = json.loads(self.path.read_text()) if self.path.exists() else {
+            "board": board, "players": players, "elapsed_s": 0.0, "iterations": [], "best": None,
+            "latest": None, "first": None, "commit": os.popen("git rev-parse --short HEAD").read().strip()}
+
+    def save(self) -> None:
+        write_atomic(self.path, json.dumps(self.ledger, indent=1).encode())
+
+    def spec(self, model: str, sims: int = SIMS) -> str:
+        return f"neural:model={model},sims={sims}"
+
+    def store_games(self, name: str, records: list[dict], seed: int) -> tuple[int, int]:
+        """Write the games (JSON lines) and their samples, split by game id, as shards."""
+        lines = "".join(json.dumps(r) + "\n" for r in records)
+        write_atomic(self.root / "games" / f"{name}.jsonl", lines.encode())
+        counts = []
+        for part, recs in zip(("train", "held"), split_by_game(records)):
+            s = samples_from_games(recs, seed=seed, value_rows=True) if recs else None
+            if s is not None:
+                write_shard(self.root / "shards" / part, self.board, self.players, s, [r["id"] for r in recs])
+            counts.append(len(s) if s is not None else 0)
+        return counts[0], counts[1]
+
+
+def anchored(run: Run, model: str, games: dict[str, int], seed: int, workers: int) -> dict:
+    """Score, Elo and 95% CIs of the model's search player against each anchor."""
+    out = {}
+    for anchor, n in games.items():
+        m = play_match(run.board, [run.spec(model), anchor], n, seed=seed, workers=workers, opening_plies=4)
+        est = m.score(0)
+        out[anchor] = {"games": len(m.games), "score": est.score, "lo": est.lo, "hi": est.hi,
+                       "elo": _elo(est.score), "elo_lo": _elo(est.lo),
+                       "elo_hi": _elo(est.hi)}
+        log(f"  {Path(model).name} vs {anchor}: {est.score:.3f} [{est.lo:.3f}, {est.hi:.3f}] over {len(m.games)}")
+    return out
+
+
+def bootstrap(run: Run, a: argparse.Namespace) -> None:
+    t0 = time.time()
+    recs = teacher_games(run.board, run.players, ["D5"], a.bootstrap_games, seed=1_000_000, workers=a.workers)
+    n_train, n_held = run.store_games("i000-teacher", recs, seed=0)
+    t1 = time.time()
+    log(f"bootstrap: {len(recs)} D5 games, {n_train} training / {n_held} held-out samples in {t1 - t0:.0f} s")
+    out = run.root / "models" / "i000.pt"
+    metrics = train_step(None, {"board_type": run.board, "num_players": run.players, **NET},
+                         run.root / "shards/train", run.root / "shards/held", run.board, run.players,
+                         window=10**7, subset=0, val_window=10**6, out=out, threads=a.workers,
+                         cfg={"epochs": a.bootstrap_epochs, "batch_size": 256, "lr": 2e-3, "seed": 0})
+    log(f"bootstrap net: {metrics}")
+    entry = {"iteration": 0, "games": len(recs), "samples": n_train, "held": n_held, "selfplay_s": t1 - t0,
+             "train_s": time.time() - t1, "train": metrics, "model": str(out), "promoted": True, "gate": None}
+    entry["eval"] = anchored(run, str(out), a.anchors, seed=7_000, workers=a.workers)
+    run.ledger.update(best=str(out), latest=str(out), first=str(out))
+    finish(run, entry, t0)
+
+
+def finish(run: Run, entry: dict, t0: float) -> None:
+    entry["wall_s"] = time.time() - t0
+    run.ledger["elapsed_s"] += entry["wall_s"]
+    entry["elapsed_s"] = run.ledger["elapsed_s"]
+    run.ledger["iterations"].append(entry)
+    run.save()
+
+
+def iteration(run: Run, a: argparse.Namespace, k: int) -> None:
+    t0 = time.time()
+    best, latest = run.ledger["best"], run.ledger["latest"]
+    settings = {**SELFPLAY, "opening_plies": tuple(SELFPLAY["opening_plies"]), "id_prefix": f"nn-i{k:03d}"}
+    recs = neural_games(best, run.board, run.players, a.games, seed=k * 100_000, workers=a.workers,
+                        settings=settings)
+    n_train, n_held = run.store_games(f"i{k:03d}-selfplay", recs, seed=k)
+    t1 = time.time()
+    moves = sum(len(r["moves"]) for r in recs) / max(len(recs), 1)
+    log(f"iteration {k}: {len(recs)} games ({moves:.0f} moves/game, {len(recs) / (t1 - t0):.2f} games/s), "
+        f"{n_train} samples")
+    out = run.root / "models" / f"i{k:03d}.pt"
+    metrics = train_step(latest, {}, run.root / "shards/train", run.root / "shards/held", run.board, run.players,
+                         window=a.window, subset=a.subset, val_window=20_000, out=out, threads=a.workers,
+                         cfg={"epochs": 1, "batch_size": 256, "lr": a.lr, "seed": k, "schedule": "constant"})
+    t2 = time.time()
+    log(f"  trained: val policy {metrics['val_policy_loss']:.3f} value {metrics['val_value_loss']:.3f}")
+    rule = GateRule(max_games=a.gate_games)
+    m = play_match(run.board, [run.spec(str(out)), run.spec(best)], rule.max_games, seed=k * 31 + 5,
+                   workers=a.workers, opening_plies=4, sprt=rule.sprt)
+    est = m.score(0)
+    promoted = m.sprt is not None and m.sprt.decision == "H1"
+    gate = {"games": len(m.games), "score": est.score, "lo": est.lo, "hi": est.hi,
+            "sprt": m.sprt.describe() if m.sprt else None, "promoted": promoted}
+    log(f"  gate: {est.score:.3f} over {len(m.games)} games, {gate['sprt']} -> {'PROMOTED' if promoted else 'kept'}")
+    entry = {"iteration": k, "games": len(recs), "samples": n_train, "held": n_held, "moves_per_game": moves,
+             "selfplay_s": t1 - t0, "train_s": t2 - t1, "gate_s": time.time() - t2, "train": metrics,
+             "model": str(out), "promoted": promoted, "gate": gate}
+    run.ledger["latest"] = str(out)
+    if promoted:
+        run.ledger["best"] = str(out)
+        entry["eval"] = anchored(run, str(out), a.anchors, seed=7_000 + k, workers=a.workers)
+    finish(run, entry, t0)
+
+
+def final(run: Run, a: argparse.Namespace) -> dict:
+    """Closing matches on seeds the loop never used."""
+    best, first = run.ledger["best"], run.ledger["first"]
+    res = {"best": best, "first": first, "matches": {}}
+    for name, opp in (("D5", "D5"), ("D3", "D3"), ("first", run.spec(first))):
+        if name == "first" and best == first:
+            continue
+        t = time.time()
+        m = play_match(run.board, [run.spec(best), opp], a.final_games, seed=900_001 + len(res["matches"]),
+                       workers=a.workers, opening_plies=4)
+        est = m.score(0)
+        res["matches"][name] = {"games": len(m.games), "distinct": m.distinct_games, "score": est.score,
+                                "lo": est.lo, "hi": est.hi, "elo": _elo(est.score),
+                                "seconds": time.time() - t}
+        log(f"final: best vs {name}: {est.score:.3f} [{est.lo:.3f}, {est.hi:.3f}] over {len(m.games)} "
+            f"({m.distinct_games} distinct)")
+    run.ledger["final"] = res
+    run.save()
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("runs/learning"))
+    ap.add_argument("--board", default="hex8")
+    ap.add_argument("--players", type=int, default=2)
+    ap.add_argument("--hours", type=float, default=2.0, help="wall-clock budget of the loop (summed over resumes)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--bootstrap-games", type=int, default=1600)
+    ap.add_argument("--bootstrap-epochs", type=int, default=3)
+    ap.add_argument("--games", type=int, default=256, help="selfplay games per iteration")
+    ap.add_argument("--window", type=int, default=200_000)
+    ap.add_argument("--subset", type=int, default=80_000, help="rows trained per iteration")
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--gate-games", type=int, default=120)
+    ap.add_argument("--final-games", type=int, default=200)
+    ap.add_argument("--anchor-games", default="D1=10,D3=40,D5=40",
+                    help="games against each fixed anchor for every promoted model during the loop")
+    ap.add_argument("--final-only", action="store_true")
+    a = ap.parse_args()
+    a.anchors = {k: int(v) for k, v in (p.split("=") for p in a.anchor_games.split(","))}
+    # every worker process is spawned: match workers forked from this process hung (0% CPU) after
+    # the spawned selfplay and training pools had run in it
+    multiprocessing.set_start_method("spawn")
+    run = Run(a.data, a.board, a.players)
+    if not a.final_only:
+        if not run.ledger["iterations"]:
+            bootstrap(run, a)
+        while run.ledger["elapsed_s"] < a.hours * 3600:
+            iteration(run, a, len(run.ledger["iterations"]))
+        log(f"loop budget spent: {run.ledger['elapsed_s'] / 3600:.2f} h over {len(run.ledger['iterations'])} iterations")
+    final(run, a)
+    from bench.learning_report import write_report
+    write_report(run.root, run.ledger)
+
+
+if __name__ == "__main__":
+    main()
