@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+from functools import lru_cache
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -134,16 +135,28 @@ class GateRule:
         """(promote?, games used) for a sequence of candidate results (1 win, 0.5 draw, 0 loss),
         tested after every complete block of `block` games (a seat rotation), as the arena does."""
         wins = draws = losses = 0
-        sprt = self.sprt
         for i, r in enumerate(results[: self.max_games], start=1):
             wins += r == 1.0
             draws += r == 0.5
             losses += r == 0.0
             if i % block == 0:
-                decision = sprt.test(wins, draws, losses).decision
+                decision = _decision(self.elo0, self.elo1, self.alpha, self.beta, wins, draws, losses)
                 if decision != "continue":
                     return decision == "H1", i
         return False, min(len(results), self.max_games)
+
+
+@lru_cache(maxsize=1 << 16)
+def _decision(elo0: float, elo1: float, alpha: float, beta: float, wins: int, draws: int, losses: int) -> str:
+    return Sprt(elo0, elo1, alpha, beta).test(wins, draws, losses).decision
+
+
+def gate_error_rates(rule: GateRule, trials: int = 4000, seed: int = 0) -> dict[str, float]:
+    """What the rule does at equal strength (false promotions) and at +50 / +100 Elo (power):
+    the numbers a gate report states beside its decision."""
+    return {"false_promotion": simulate_gate(rule, 0.5, trials, seed),
+            "power_50": simulate_gate(rule, p_win_at(50), trials, seed + 1),
+            "power_100": simulate_gate(rule, p_win_at(100), trials, seed + 2)}
 
 
 def simulate_gate(rule: GateRule, p_win: float, trials: int, seed: int = 0) -> float:
