@@ -47,6 +47,8 @@ def match(
         raise typer.BadParameter(f"--players {players} needs exactly {players} of --a --b --c --d, in order")
     test = parse_sprt(sprt)
     try:
+        from engine.players.neural import with_reference
+        specs = [with_reference(s, board, players) for s in specs]  # D9/D10 play the shipped net
         with Progress(
             TextColumn("[bold]match[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), console=console, transient=True,

@@ -93,6 +93,17 @@ def best_model_path(registry_path: Path, board: str, players: int) -> tuple[str,
     return str(best["path"]), str(best["id"])
 
 
+def ladder_model_path(registry_path: Path, board: str, players: int) -> tuple[str, str] | None:
+    """What the ladder's neural tiers play: the registry's best model, else the repository's shipped
+    reference model of the config (models/<config>/), else None."""
+    best = best_model_path(registry_path, board, players)
+    if best is not None:
+        return best
+    from engine.players.neural import reference_model
+    ref = reference_model(board, players)
+    return (str(ref), f"reference:{ref.name}") if ref is not None else None
+
+
 def resolve_spec(spec: str, model: str | None) -> str:
     """`spec` with `model=<model>` added where it needs a net (see `needs_model`); `nn` becomes
     `neural`. Unchanged when it needs none or there is no model."""

@@ -82,3 +82,45 @@ def tier_model(tier: str, override: Any = None) -> str | None:
         log.warning("ladder tier %s is reserved for the neural net but no model is given (set %s or "
                     "model=...): it plays as its non-neural fallback", tier, NEURAL_MODEL_ENV)
     return str(model) if model else None
+
+
+def models_dir() -> Path:
+    """Where the repository ships its reference models (models/<board>_<n>p/)."""
+    return Path(__file__).resolve().parents[2] / "models"
+
+
+def reference_model(board: str, num_players: int, root: Path | None = None) -> Path | None:
+    """The shipped reference model of a configuration (models/<board>_<n>p/reference.json names
+    the file and its provenance), or None. It is what the ladder's neural tiers play when no
+    registry model and no $RIFT_NEURAL_MODEL is given, so D9/D10 are the net out of the box."""
+    import json
+
+    folder = (root or models_dir()) / f"{board}_{num_players}p"
+    manifest = folder / "reference.json"
+    if not manifest.is_file():
+        return None
+    try:
+        path = folder / json.loads(manifest.read_text())["file"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{manifest}: not a reference manifest ({e}); it names its model as {{\"file\": ...}}") from None
+    if not path.is_file():
+        raise ValueError(f"{manifest} names {path.name}, which is missing from {folder}")
+    return path
+
+
+def with_reference(spec: str, board: str, num_players: int, root: Path | None = None) -> str:
+    """`spec` with the reference model filled in when it is a neural ladder tier (D9, D10) that names
+    no model and $RIFT_NEURAL_MODEL is unset; otherwise unchanged."""
+    from engine.players import parse_spec
+    from engine.players.ladder import TIERS, load_ladder
+
+    name, params = parse_spec(spec)
+    if name.upper() not in TIERS or "model" in params or os.environ.get(NEURAL_MODEL_ENV):
+        return spec
+    if not load_ladder().tiers[name.upper()].neural:
+        return spec
+    ref = reference_model(board, num_players, root)
+    if ref is None:
+        return spec
+    _, _, rest = spec.partition(":")
+    return f"{name}:{rest + ',' if rest.strip() else ''}model={ref}"
