@@ -94,9 +94,20 @@ def anchored(run: Run, model: str, games: dict[str, int], seed: int, workers: in
     return out
 
 
+def progress(total: int, label: str):
+    """An on_chunk callback logging games done out of `total`."""
+    done = [0]
+
+    def seen(recs: list[dict]) -> None:
+        done[0] += len(recs)
+        log(f"  {label}: {done[0]}/{total} games")
+    return seen
+
+
 def bootstrap(run: Run, a: argparse.Namespace) -> None:
     t0 = time.time()
-    recs = teacher_games(run.board, run.players, ["D5"], a.bootstrap_games, seed=1_000_000, workers=a.workers)
+    recs = teacher_games(run.board, run.players, ["D5"], a.bootstrap_games, seed=1_000_000, workers=a.workers,
+                         on_chunk=progress(a.bootstrap_games, "bootstrap"))
     n_train, n_held = run.store_games("i000-teacher", recs, seed=0)
     t1 = time.time()
     log(f"bootstrap: {len(recs)} D5 games, {n_train} training / {n_held} held-out samples in {t1 - t0:.0f} s")
@@ -126,7 +137,7 @@ def iteration(run: Run, a: argparse.Namespace, k: int) -> None:
     best, latest = run.ledger["best"], run.ledger["latest"]
     settings = {**SELFPLAY, "opening_plies": tuple(SELFPLAY["opening_plies"]), "id_prefix": f"nn-i{k:03d}"}
     recs = neural_games(best, run.board, run.players, a.games, seed=k * 100_000, workers=a.workers,
-                        settings=settings)
+                        settings=settings, on_chunk=progress(a.games, "selfplay"))
     n_train, n_held = run.store_games(f"i{k:03d}-selfplay", recs, seed=k)
     t1 = time.time()
     moves = sum(len(r["moves"]) for r in recs) / max(len(recs), 1)
