@@ -105,28 +105,48 @@ def progress(total: int, label: str):
 
 
 def bootstrap(run: Run, a: argparse.Namespace) -> None:
+    """Teacher games, then a fresh net trained on them, then its anchored evaluation; each step is
+    recorded in the ledger as it ends, so a killed run resumes at the step it was in."""
+    b = run.ledger.setdefault("bootstrap", {})
     t0 = time.time()
-    recs = teacher_games(run.board, run.players, ["D5"], a.bootstrap_games, seed=1_000_000, workers=a.workers,
-                         on_chunk=progress(a.bootstrap_games, "bootstrap"))
-    n_train, n_held = run.store_games("i000-teacher", recs, seed=0)
-    t1 = time.time()
-    log(f"bootstrap: {len(recs)} D5 games, {n_train} training / {n_held} held-out samples in {t1 - t0:.0f} s")
+    if "games" not in b:
+        recs = teacher_games(run.board, run.players, ["D5"], a.bootstrap_games, seed=1_000_000, workers=a.workers,
+                             on_chunk=progress(a.bootstrap_games, "bootstrap"))
+        n_train, n_held = run.store_games("i000-teacher", recs, seed=0)
+        b.update(games=len(recs), samples=n_train, held=n_held, selfplay_s=time.time() - t0)
+        log(f"bootstrap: {len(recs)} D5 games, {n_train} training / {n_held} held-out samples in {b['selfplay_s']:.0f} s")
+        step(run, t0)
     out = run.root / "models" / "i000.pt"
-    metrics = train_step(None, {"board_type": run.board, "num_players": run.players, **NET},
-                         run.root / "shards/train", run.root / "shards/held", run.board, run.players,
-                         window=10**7, subset=0, val_window=10**6, out=out, threads=a.workers,
-                         cfg={"epochs": a.bootstrap_epochs, "batch_size": 256, "lr": 2e-3, "seed": 0})
-    log(f"bootstrap net: {metrics}")
-    entry = {"iteration": 0, "games": len(recs), "samples": n_train, "held": n_held, "selfplay_s": t1 - t0,
-             "train_s": time.time() - t1, "train": metrics, "model": str(out), "promoted": True, "gate": None}
+    if "train" not in b:
+        t1 = time.time()
+        b["train"] = train_step(None, {"board_type": run.board, "num_players": run.players, **NET},
+                                run.root / "shards/train", run.root / "shards/held", run.board, run.players,
+                                window=10**7, subset=0, val_window=10**6, out=out, threads=a.workers,
+                                cfg={"epochs": a.bootstrap_epochs, "batch_size": 256, "lr": 2e-3, "seed": 0})
+        b["train_s"] = time.time() - t1
+        log(f"bootstrap net: {b['train']}")
+        step(run, t1)
+    t2 = time.time()
+    entry = {"iteration": 0, "games": b["games"], "samples": b["samples"], "held": b["held"],
+             "selfplay_s": b["selfplay_s"], "train_s": b["train_s"], "train": b["train"], "model": str(out),
+             "promoted": True, "gate": None}
     entry["eval"] = anchored(run, str(out), a.anchors, seed=7_000, workers=a.workers)
     run.ledger.update(best=str(out), latest=str(out), first=str(out))
-    finish(run, entry, t0)
+    step(run, t2)
+    entry["wall_s"] = b["selfplay_s"] + b["train_s"] + (time.time() - t2) + b.get("resumed_s", 0.0)
+    finish(run, entry, None)
 
 
-def finish(run: Run, entry: dict, t0: float) -> None:
-    entry["wall_s"] = time.time() - t0
-    run.ledger["elapsed_s"] += entry["wall_s"]
+def step(run: Run, t0: float) -> None:
+    """Count a finished step's wall time into the budget and save the ledger."""
+    run.ledger["elapsed_s"] += time.time() - t0
+    run.save()
+
+
+def finish(run: Run, entry: dict, t0: float | None) -> None:
+    if t0 is not None:
+        entry["wall_s"] = time.time() - t0
+        run.ledger["elapsed_s"] += entry["wall_s"]
     entry["elapsed_s"] = run.ledger["elapsed_s"]
     run.ledger["iterations"].append(entry)
     run.save()
@@ -211,6 +231,9 @@ def main() -> None:
     # every worker process is spawned: match workers forked from this process hung (0% CPU) after
     # the spawned selfplay and training pools had run in it
     multiprocessing.set_start_method("spawn")
+    # one OpenMP thread per worker process: two workers with torch's default two threads each
+    # oversubscribe two cores and spin (a 64-simulation net move took seconds instead of ~0.2 s)
+    os.environ["OMP_NUM_THREADS"] = "1"
     run = Run(a.data, a.board, a.players)
     if not a.final_only:
         if not run.ledger["iterations"]:
