@@ -113,3 +113,19 @@ def test_workers_are_spawned_once_this_process_has_started_cuda(monkeypatch):
     assert arena._pool_context().get_start_method() == "spawn"
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
     assert arena._pool_context().get_start_method() == multiprocessing.get_start_method()
+
+
+def _threads() -> int:
+    import torch
+    return torch.get_num_threads()
+
+
+def test_match_workers_run_one_torch_thread():
+    """Two workers with torch's default thread count each oversubscribe the cores (OpenMP spins)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from engine.arena import _one_thread_per_worker
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_one_thread_per_worker) as pool:
+        assert pool.submit(_threads).result() == 1
