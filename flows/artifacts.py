@@ -98,10 +98,9 @@ def _result_line(phase: str, result: dict[str, Any] | None) -> str:
 
 def _closed_gate_line(result: dict[str, Any]) -> str:
     """The closed loop's gate: decision, rule and the rule's error rates (tasks/closed_gate.py)."""
-    r, s = result["error_rates"], result["sprt"]
+    r = result["error_rates"]
     played = "" if result["rule"] == "first-model" else (
-        f" vs {result['reference']} ({result['wdl']}, score {result['score']:.1%}, LLR {s['llr']} in "
-        f"({s['lower']}, {s['upper']}))")
+        f" vs {result['reference']} ({result['wdl']}, score {result['score']:.1%})")
     return (f"{'promoted' if result['promoted'] else 'not promoted'}{played}: {result['reason']}. Rule: "
             f"{result['rule_text']}; false promotion at equal strength {r['false_promotion']:.1%}, power at "
             f"+{r['power_elo']:g} Elo {r['power']:.1%} (simulated, {r['trials']} gates)")

@@ -65,7 +65,7 @@ def _describe_closed(phase: str, settings: Profile) -> str:
                 f"{n.full_sims}/{n.fast_sims} sims, full_prob {n.full_prob:g}); processes "
                 f"{settings.selfplay.processes or 'all cores'}")
     if phase == "train":
-        return (f"closed loop: continue the {loop.train.continue_from} model, {t.epochs} epochs on "
+        return (f"closed loop: continue the {loop.train.continue_from} model, {t.epochs} epoch(s) on "
                 f"{loop.train.subset or 'all'} of the newest {t.window_samples} samples, 1 game in "
                 f"{loop.train.holdout_every} held out by id, net {t.blocks}x{t.channels}")
     if phase == "gate":
