@@ -58,18 +58,26 @@ def _result_line(phase: str, result: dict[str, Any] | None) -> str:
     if not result:
         return ""
     if phase == "selfplay":
-        return (f"{result['games']} games ({result['inserted']} new, {result['already_present']} already stored), "
-                f"move-cap rate {result['move_cap_rate']:.1%}, store {result['store_games']} games")
+        source = {"bootstrap": "bootstrap teachers, ", "net": f"net {result.get('model')}, "}.get(
+            result.get("source") or "", "")
+        return (f"{source}{result['games']} games ({result['inserted']} new, {result['already_present']} already "
+                f"stored), move-cap rate {result['move_cap_rate']:.1%}, store {result['store_games']} games")
     if phase == "sync":
         return (f"{result['keys']} published batches, {result['inserted']} new games, {result['shards']} shards, "
                 f"store {result['store_games']} games")
     if phase == "train":
         m = result.get("metrics") or {}
-        return (f"model {result['model']} (parent {result['parent'] or 'none'}), {m.get('samples', 0)} samples, "
+        line = (f"model {result['model']} (parent {result['parent'] or 'none'}), {m.get('samples', 0)} samples, "
                 f"policy loss {m.get('train_policy_loss')}, value loss {m.get('train_value_loss')}")
+        if m.get("validation"):
+            line += (f"; held-out ({result.get('held_games', 0)} new held-out games, {m.get('val_samples', 0)} "
+                     f"samples): policy loss {m.get('val_policy_loss')}, value loss {m.get('val_value_loss')}")
+        return line
     if phase == "evaluate":
         vs = ", ".join(f"{k} {v}" for k, v in result["vs"].items())
         return f"{result['games']} games, W-D-L vs {vs}; rating {result['rating']}"
+    if phase == "gate" and "error_rates" in result:
+        return _closed_gate_line(result)
     if phase == "gate":
         s = result["sprt"]
         return (f"{'promoted' if result['promoted'] else 'not promoted'} vs {result['reference']} "
@@ -86,6 +94,16 @@ def _result_line(phase: str, result: dict[str, Any] | None) -> str:
         return f"{result['hosts']} hosts, not healthy: {bad}"
     small = {k: v for k, v in result.items() if k not in ("phase", "id", "seconds") and not isinstance(v, (list, dict))}
     return ", ".join(f"{k} {v}" for k, v in list(small.items())[:6])
+
+
+def _closed_gate_line(result: dict[str, Any]) -> str:
+    """The closed loop's gate: decision, rule and the rule's error rates (tasks/closed_gate.py)."""
+    r = result["error_rates"]
+    played = "" if result["rule"] == "first-model" else (
+        f" vs {result['reference']} ({result['wdl']}, score {result['score']:.1%})")
+    return (f"{'promoted' if result['promoted'] else 'not promoted'}{played}: {result['reason']}. Rule: "
+            f"{result['rule_text']}; false promotion at equal strength {r['false_promotion']:.1%}, power at "
+            f"+{r['power_elo']:g} Elo {r['power']:.1%} (simulated, {r['trials']} gates)")
 
 
 def summary_markdown(summary: dict[str, Any], stale: dict[str, Any], leaderboard: list[dict[str, Any]],

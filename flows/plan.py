@@ -54,8 +54,33 @@ class Plan:
         return [s for s in self.steps if not s.unavailable]
 
 
+def _describe_closed(phase: str, settings: Profile) -> str:
+    """The closed loop's phases (infra/loop_config.py) in one line each; '' for the others."""
+    loop, t, s = settings.closed_loop, settings.train, settings.gate.sprt
+    assert loop is not None
+    if phase == "selfplay":
+        b, n = loop.bootstrap, loop.selfplay
+        return (f"closed loop: until a model is best, {b.games or settings.selfplay.games} bootstrap games of "
+                f"{', '.join(b.teachers)}; then {settings.selfplay.games} games of the best net ({n.root} root, "
+                f"{n.full_sims}/{n.fast_sims} sims, full_prob {n.full_prob:g}); processes "
+                f"{settings.selfplay.processes or 'all cores'}")
+    if phase == "train":
+        return (f"closed loop: continue the {loop.train.continue_from} model, {t.epochs} epoch(s) on "
+                f"{loop.train.subset or 'all'} of the newest {t.window_samples} samples, 1 game in "
+                f"{loop.train.holdout_every} held out by id, net {t.blocks}x{t.channels}")
+    if phase == "gate":
+        return (f"closed loop: {loop.player} vs the best ({loop.gate.first_model} "
+                f"{loop.gate.anchor if loop.gate.first_model == 'anchor' else ''} before any), truncated SPRT "
+                f"[{s.elo0:g}, {s.elo1:g}] Elo, at most {loop.gate.max_games} games")
+    if phase == "evaluate":
+        return f"{settings.evaluate.games} games of {loop.player} vs best and {', '.join(settings.evaluate.baselines)}"
+    return ""
+
+
 def describe_settings(phase: str, settings: Profile, mix: dict[str, float]) -> str:
     """One line of the parameters that matter for each phase (for the plan and the summary)."""
+    if settings.closed and _describe_closed(phase, settings):
+        return _describe_closed(phase, settings)
     if phase == "selfplay":
         sp = settings.selfplay
         engines = ", ".join(f"{k} {v:g}" for k, v in mix.items())

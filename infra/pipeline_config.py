@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from infra.data_config import BOARD_TYPES, config_key
+from infra.loop_config import ClosedLoopSettings
 
 PIPELINE_ENV = "RIFT_PIPELINE_CONFIG"
 POOLS_ENV = "RIFT_POOLS_CONFIG"
@@ -94,8 +95,14 @@ class EvaluateSettings(_Strict):
 class SprtSettings(_Strict):
     elo0: float = 0.0
     elo1: float = 35.0
-    alpha: float = Field(0.05, gt=0, lt=1)
-    beta: float = Field(0.05, gt=0, lt=1)
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    beta: float = Field(0.05, gt=0, lt=0.5)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SprtSettings:  # engine.ratings.Sprt would refuse it mid-gate otherwise
+        if not self.elo1 > self.elo0:
+            raise ValueError(f"needs elo1 > elo0 (got elo0 {self.elo0:g}, elo1 {self.elo1:g})")
+        return self
 
 
 class GateSettings(_Strict):
@@ -129,10 +136,34 @@ class Profile(_Strict):
     evaluate: EvaluateSettings
     gate: GateSettings = GateSettings()
     monitor: MonitorSettings = MonitorSettings()
+    closed_loop: ClosedLoopSettings | None = Field(
+        None, description="Present: the closed loop (infra/loop_config.py); absent: selfplay from the mix.")
+
+    @model_validator(mode="after")
+    def _closed_loop_fits(self) -> Profile:
+        loop = self.closed_loop
+        if loop is None:
+            return self
+        if self.selfplay.engine == "gpu":
+            raise ValueError("selfplay.engine: gpu plays an engine mix on the batched engine; a profile with "
+                             "closed_loop plays teacher and net games (use auto or cpu)")
+        if loop.train.subset > self.train.window_samples:
+            raise ValueError(f"closed_loop.train.subset ({loop.train.subset}) exceeds train.window_samples "
+                             f"({self.train.window_samples}): it draws its rows from the window")
+        return self
+
+    @property
+    def closed(self) -> bool:
+        """Whether this profile runs the closed loop."""
+        return self.closed_loop is not None
 
     def digest(self) -> str:
-        """A short stable hash of the settings: part of every phase's cache key."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        """A short stable hash of the settings: part of every phase's cache key (an absent closed_loop
+        leaves it as it was before the section existed, so open-loop caches stay valid)."""
+        body = self.model_dump(mode="json")
+        if body.get("closed_loop") is None:
+            body.pop("closed_loop", None)
+        blob = json.dumps(body, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 

@@ -3,7 +3,8 @@
 The candidate is the model the train phase registered (found among the upstream ids, else the
 newest candidate of this iteration). It plays `evaluate.games` games against the current best
 model (when there is one) and against each baseline (ladder tiers, e.g. D1, D2), seats rotated
-(engine.arena), as a `NeuralPlayer` loaded from its exported file.
+(engine.arena), as a `NeuralPlayer` loaded from its exported file (the raw policy), or, in a
+closed-loop profile, as the deployed player (`closed_loop.player`, tasks.players.deployed_spec).
 
 Ratings: every evaluation game of the config is kept in `data/pipeline/<config>/rated-games.json`
 (one entry per iteration, so a re-run replaces rather than duplicates), and the ratings are fitted
@@ -25,7 +26,7 @@ from engine.ratings import RatingPool
 from infra.data_config import DataConfig
 from infra.registry import ModelRegistry
 from tasks.common import PhaseContext, emit, phase_task, run_phase, short_hash
-from tasks.players import NN, needs_model, pipeline_player
+from tasks.players import deployed_spec, needs_model, pipeline_player
 
 
 def pipeline_dir(cfg: DataConfig, config: str) -> Path:
@@ -90,12 +91,12 @@ def run_evaluation(ctx: PhaseContext, upstream: list[str]) -> dict[str, Any]:
             best = None
         opponents: list[tuple[str, str, str | None]] = []  # (name, spec, model id)
         if best and best.get("path") and Path(best["path"]).exists():
-            opponents.append((best["id"], NN + best["path"], best["id"]))
+            opponents.append((best["id"], deployed_spec(ctx.settings, best["path"]), best["id"]))
         opponents += [(b, b, None) for b in ev.baselines]
-        cand_spec = NN + cand["path"]
+        cand_spec = deployed_spec(ctx.settings, cand["path"])
         matches: dict[str, Any] = {}
         new_games: list[list[Any]] = []
-        for name, spec, _ in opponents:
+        for name, spec, model_id in opponents:
             specs = _entrants(ctx.players, cand_spec, spec)
             names = [cand["id"]] + [name if ctx.players == 2 else f"{name}#{k}" for k in range(1, ctx.players)]
             match = play_match(ctx.board, specs, ev.games, seed=derive_seed("evaluate", ctx.config, ctx.iteration, name),
@@ -103,7 +104,7 @@ def run_evaluation(ctx: PhaseContext, upstream: list[str]) -> dict[str, Any]:
                                factory=pipeline_player)
             w, d, l = match.wdl(0, 1)
             score = match.score(0)
-            matches[name] = {"opponent": name, "model": name if spec.startswith(NN) else None, "games": len(match.games),
+            matches[name] = {"opponent": name, "model": model_id, "games": len(match.games),
                              "wins": w, "draws": d, "losses": l, "score": round(score.score, 4),
                              "score_lo": round(score.lo, 4), "score_hi": round(score.hi, 4),
                              "seat_win_rates": [round(x, 4) for x in match.seat_win_rates()],

@@ -12,6 +12,9 @@ Tiers: the candidate's tier is the highest of `gate.tiers` (D2 -> D4 -> D6 -> D8
 baselines it met whose threshold it passed (the same win-rate / min-games rule, or the SPRT).
 A promoted candidate becomes the active model and the previous best is deprecated; a rejected
 one is deprecated with the reason. Emits `rift.model.promoted`.
+
+A closed-loop profile (`closed_loop:`) is gated by tasks.closed_gate instead: the deployed player
+of the candidate against the best's, a truncated SPRT, and the rule's error rates in the report.
 """
 from __future__ import annotations
 
@@ -60,8 +63,12 @@ def tier_of(matches: dict[str, Any], gate: GateSettings) -> str | None:
     return passed
 
 
-def run_gate(ctx: PhaseContext) -> dict[str, Any]:
-    """The phase's work as a plain function: decide from the evaluation record, update the registry."""
+def run_gate(ctx: PhaseContext, upstream: list[str] | None = None) -> dict[str, Any]:
+    """The phase's work as a plain function: decide from the evaluation record, update the registry
+    (a closed-loop profile: tasks.closed_gate plays its own sequential match of the deployed players)."""
+    if ctx.settings.closed:
+        from tasks.closed_gate import run_closed_gate
+        return run_closed_gate(ctx, list(upstream or []))
     cfg = ctx.data()
     path = evaluation_path(cfg, ctx)
     if not path.exists():
@@ -97,7 +104,7 @@ def run_gate(ctx: PhaseContext) -> dict[str, Any]:
 def gate(ctx: PhaseContext, upstream: list[str]) -> dict[str, Any]:
     """Promote the candidate if the test (or the threshold) says it is stronger; returns the decision."""
     def body() -> dict[str, Any]:
-        result = run_gate(ctx)
+        result = run_gate(ctx, upstream)
         if result["promoted"]:
             emit("model.promoted", ctx, {k: result[k] for k in ("candidate", "reference", "rule", "score", "games")})
         return result

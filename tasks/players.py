@@ -115,6 +115,16 @@ def resolve_spec(spec: str, model: str | None) -> str:
     return f"{name}:{rest + ',' if rest.strip() else ''}model={model}"
 
 
+def deployed_spec(settings: Any, model_path: str) -> str:
+    """How matches play the model at `model_path`: a closed-loop profile's deployed player
+    (`closed_loop.player`, e.g. D9 = MCTS with 64 simulations on the net), so the gate and the
+    ratings measure what will be used; otherwise the raw policy (`nn:<path>`, no search)."""
+    loop = getattr(settings, "closed_loop", None)
+    if loop is None:
+        return NN + model_path
+    return resolve_spec(loop.player, model_path)
+
+
 def pipeline_player(spec: str, seed: int | None = None) -> Any:
     """A player from a spec (see the module docstring)."""
     if spec.startswith(NN):

@@ -14,6 +14,9 @@ full searches' policy targets go into the record (metadata "searchTargets"), whi
 phase's shards then use instead of the played moves. A mix naming the net while the registry
 has no model for the config is refused before any game.
 
+A closed-loop profile (`closed_loop:`) does not play the mix: tasks.closed_selfplay plays
+bootstrap teacher games until the config has a best model, then the best net with search.
+
 Games are played in a process pool sized to the cores this worker may use, and
 the phase takes one slot of the per-host concurrency limit `selfplay-<host>` when
 the profile sets `host_slots`, so two selfplay runs never oversubscribe a machine.
@@ -131,7 +134,12 @@ def _batched_games(ctx: PhaseContext, player: str, jobs: list[tuple[int, str]], 
 
 
 def check_engines(ctx: PhaseContext) -> None:
-    """Refuse at once (no retries) a mix naming an engine this build cannot make."""
+    """Refuse at once (no retries) a mix naming an engine this build cannot make (closed-loop
+    profiles: their teachers, anchor and deployed player instead; they do not play the mix)."""
+    if ctx.settings.closed:
+        from tasks.closed_selfplay import check_closed
+        check_closed(ctx)
+        return
     batched_player(ctx)
     mix, _ = resolved_mix(ctx)
     for engine in mix:
@@ -211,18 +219,29 @@ def worker_processes(requested: int, games: int) -> int:
     return max(1, min(requested or cores, games))
 
 
+def game_tags(ctx: PhaseContext, model: str | None = None) -> dict[str, Any]:
+    """metadata.pipeline of the phase's games: what they feed and under which best model they were played."""
+    tags = {"iteration": ctx.iteration, "profile": ctx.profile, "configHash": ctx.config_hash,
+            "mix": ctx.settings.selfplay.mix, "host": socket.gethostname(), "mode": ctx.mode,
+            "model": model or current_model(ctx)}
+    if ctx.batch is not None:
+        tags["batch"] = ctx.batch
+    return tags
+
+
+def id_stem(ctx: PhaseContext) -> str:
+    return f"sp-{ctx.config}-i{ctx.iteration}" + ("" if ctx.batch is None else f"-b{ctx.batch}")
+
+
 def games_of(ctx: PhaseContext) -> Iterator[dict[str, Any]]:
     """Play the phase's games, in this process or a pool; yields records as chunks finish."""
     sp = ctx.settings.selfplay
     base = seed_base(ctx)
     mix, model = resolved_mix(ctx)
-    tags = {"iteration": ctx.iteration, "profile": ctx.profile, "configHash": ctx.config_hash,
-            "mix": sp.mix, "host": socket.gethostname(), "mode": ctx.mode, "model": model or current_model(ctx)}
-    if ctx.batch is not None:
-        tags["batch"] = ctx.batch
+    tags = game_tags(ctx, model)
     synced = synced_profile_path(ctx.data(), ctx.board, ctx.players)
     profile_file = str(synced) if synced else None  # profile_sync's best, else config/profiles
-    stem = f"sp-{ctx.config}-i{ctx.iteration}" + ("" if ctx.batch is None else f"-b{ctx.batch}")
+    stem = id_stem(ctx)
     jobs = [(base + i, f"{stem}-{base:x}-{i:05d}") for i in range(sp.games)]
     player = batched_player(ctx)
     if player is not None:
@@ -240,6 +259,30 @@ def games_of(ctx: PhaseContext) -> Iterator[dict[str, Any]]:
     with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context(method)) as pool:
         for records in pool.map(_play_chunk, chunks):
             yield from records
+
+
+def planned_games(ctx: PhaseContext) -> int:
+    """How many games this run plays (a closed-loop bootstrap may play more than selfplay.games)."""
+    if not ctx.settings.closed:
+        return ctx.settings.selfplay.games
+    from tasks.closed_selfplay import loop_source
+    return loop_source(ctx).games
+
+
+def play_games(ctx: PhaseContext, on_record: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Play the phase's games, each record to `on_record`; returns what played them: the mix, or
+    for a closed-loop profile its source (bootstrap teachers or the best net, tasks.closed_selfplay)."""
+    sp = ctx.settings.selfplay
+    if not ctx.settings.closed:
+        for record in games_of(ctx):
+            on_record(record)
+        return {"games": sp.games, "source": "mix", "model": None}
+    from tasks.closed_selfplay import loop_source, play_closed
+    source = loop_source(ctx)
+    play_closed(ctx, source, seed=seed_base(ctx), id_prefix=f"{id_stem(ctx)}-{seed_base(ctx):x}",
+                workers=worker_processes(sp.processes, source.games), tags=game_tags(ctx, source.model_id),
+                on_record=on_record)
+    return {"games": source.games, "source": source.kind, "model": source.model_id}
 
 
 class Progress:
@@ -287,16 +330,18 @@ def play_and_store(ctx: PhaseContext, on_game: Callable[[int], None] | None = No
             cfg.data_dir.mkdir(parents=True, exist_ok=True)
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=cfg.data_dir, prefix=".export-")))
             export = stack.enter_context(GameStore(tmp / f"{ctx.config}.db", cfg.source_host))
-        for n, record in enumerate(games_of(ctx), 1):
+        def store(record: dict[str, Any]) -> None:
             writer.append(record)
             if export is not None:
                 export.insert([(content_hash(record), record)])
+            stats["games"] += 1
             stats["moves"] += record["totalMoves"]
             stats["hit_cap"] += bool(record["metadata"].get("hitMoveCap"))
             wins[str(record.get("winner") or "none")] += 1
             engines.update(record["metadata"]["engines"])
             if on_game:
-                on_game(n)
+                on_game(stats["games"])
+        played = play_games(ctx, store)
         writer.flush()
         totals = writer.totals
         if export is not None:
@@ -306,10 +351,11 @@ def play_and_store(ctx: PhaseContext, on_game: Callable[[int], None] | None = No
             published = key
     with GameStore(cfg.game_db_path(ctx.board, ctx.players), cfg.source_host) as store:
         stored = store.count()
-    games = ctx.settings.selfplay.games
+    games = played["games"]
     return {
         "id": f"games-{ctx.config}-i{ctx.iteration}-{seed_base(ctx):x}-{stored}",
-        "games": games, "inserted": totals.inserted, "already_present": totals.already_present,
+        "games": games, "source": played["source"], "model": played["model"], "inserted": totals.inserted,
+        "already_present": totals.already_present,
         "duplicates": totals.duplicates, "moves": stats["moves"], "hit_cap": stats["hit_cap"],
         "move_cap_rate": round(stats["hit_cap"] / games, 4), "wins": dict(sorted(wins.items())),
         "engines": dict(engines), "store_games": stored, "published": published, "host": cfg.source_host,
@@ -320,7 +366,7 @@ def play_and_store(ctx: PhaseContext, on_game: Callable[[int], None] | None = No
 def selfplay(ctx: PhaseContext, upstream: list[str]) -> dict[str, Any]:
     """Play and store the configured games; returns counts, never the games."""
     def body() -> dict[str, Any]:
-        progress = Progress(ctx, ctx.settings.selfplay.games, ctx.settings.selfplay.progress_every)
+        progress = Progress(ctx, planned_games(ctx), ctx.settings.selfplay.progress_every)
         result = play_and_store(ctx, progress.update)
         emit("selfplay.completed", ctx, {k: result[k] for k in ("id", "games", "inserted", "store_games")})
         return result

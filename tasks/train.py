@@ -11,6 +11,9 @@
    samples across shards (engine.nn.train).
 3. Register the candidate with its parent and metrics (engine.nn.train registers it) and emit
    `rift.model.registered`. Returns the model id and small metrics only.
+
+A closed-loop profile (`closed_loop:`) trains through tasks.closed_train instead: held-out games
+split by id into their own shards, the lineage's newest model continued, held-out losses recorded.
 """
 from __future__ import annotations
 
@@ -92,7 +95,11 @@ def starting_point(ctx: PhaseContext, reg: ModelRegistry) -> tuple[Any, str | No
 
 
 def train_candidate(ctx: PhaseContext) -> dict[str, Any]:
-    """The phase's work as a plain function: export, train, register; returns ids and metrics."""
+    """The phase's work as a plain function: export, train, register; returns ids and metrics
+    (a closed-loop profile: tasks.closed_train, held-out games split by id, the lineage continued)."""
+    if ctx.settings.closed:
+        from tasks.closed_train import train_closed
+        return train_closed(ctx)
     cfg = ctx.data()
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     shard = export_shard(ctx, cfg)

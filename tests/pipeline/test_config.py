@@ -43,6 +43,21 @@ def test_shipped_profiles_resolve_with_per_config_overrides_not_inherited():
      "profiles.default.configs.hex9: not a board"),
     (lambda d: d["profiles"]["tiny"].update(extends="missing"), "no profile 'missing'"),
     (lambda d: d.update(phases=["selfplay", "dance"]), "unknown phase"),
+    # the closed loop's settings (infra/loop_config.py)
+    (lambda d: d["profiles"]["alphazero"]["closed_loop"]["selfplay"].update(fast_sims=64),
+     "profiles.alphazero.closed_loop.selfplay: fast_sims (64) exceeds full_sims (32)"),
+    (lambda d: d["profiles"]["alphazero"]["closed_loop"]["bootstrap"].update(opening_plies=[8, 2]),
+     "profiles.alphazero.closed_loop.bootstrap: opening_plies: needs 0 <= lo <= hi"),
+    (lambda d: d["profiles"]["alphazero"]["closed_loop"]["gate"].update(maxgames=10),
+     "profiles.alphazero.closed_loop.gate.maxgames: unknown key"),
+    (lambda d: d["profiles"]["alphazero"]["closed_loop"]["gate"].update(first_model="maybe"),
+     "profiles.alphazero.closed_loop.gate.first_model"),
+    (lambda d: d["profiles"]["alphazero"]["closed_loop"].update(player="neural:sims=64,model=x.pt"),
+     "profiles.alphazero.closed_loop: player: 'neural:sims=64,model=x.pt' names a model"),
+    (lambda d: d["profiles"]["alphazero"]["closed_loop"]["train"].update(subset=10**6),
+     "profiles.alphazero: closed_loop.train.subset (1000000) exceeds train.window_samples (200000)"),
+    (lambda d: d["profiles"]["alphazero"]["gate"]["sprt"].update(elo1=0),
+     "profiles.alphazero.gate.sprt: needs elo1 > elo0"),
 ])
 def test_errors_name_the_file_and_the_key(tmp_path, edit, expected):
     data = shipped()
@@ -51,6 +66,15 @@ def test_errors_name_the_file_and_the_key(tmp_path, edit, expected):
     with pytest.raises(PipelineConfigError) as err:
         load_pipeline_config(path)
     assert str(path) in str(err.value) and expected in str(err.value)
+
+
+def test_closed_loop_profiles_resolve():
+    cfg = load_pipeline_config(SHIPPED)
+    az, tiny = cfg.resolve("alphazero", "hex8", 2), cfg.resolve("tiny-az", "hex8", 2)
+    assert az.closed and tiny.closed and not cfg.resolve("default", "hex8", 2).closed
+    assert az.closed_loop.player == "D9" and az.closed_loop.gate.first_model == "anchor"
+    assert az.closed_loop.selfplay.root == "gumbel" and az.closed_loop.bootstrap.teachers == ["D5"]
+    assert tiny.train.blocks == 1 and tiny.selfplay.processes == 1  # tiny's sizes, the loop's machinery
 
 
 def test_missing_and_malformed_files(tmp_path):
