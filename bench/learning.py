@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.arena import play_match  # noqa: E402
 from engine.files import write_atomic  # noqa: E402
 from engine.nn.learning import GateRule, neural_games, split_by_game, teacher_games, train_step  # noqa: E402
+from engine.nn.match import play_net_match  # noqa: E402
 from engine.nn.samples import samples_from_games  # noqa: E402
 from engine.ratings import elo_from_score  # noqa: E402
 from infra.shards import write_shard  # noqa: E402
@@ -65,8 +65,9 @@ class Run:
     def save(self) -> None:
         write_atomic(self.path, json.dumps(self.ledger, indent=1).encode())
 
-    def spec(self, model: str, sims: int = SIMS) -> str:
-        return f"neural:model={model},sims={sims}"
+    def spec(self, model: str) -> str:
+        """The deployed player on `model` (engine.nn.match plays it at SIMS simulations, batched)."""
+        return f"net:{model}"
 
     def store_games(self, name: str, records: list[dict], seed: int) -> tuple[int, int]:
         """Write the games (JSON lines) and their samples, split by game id, as shards."""
@@ -85,7 +86,8 @@ def anchored(run: Run, model: str, games: dict[str, int], seed: int, workers: in
     """Score, Elo and 95% CIs of the model's search player against each anchor."""
     out = {}
     for anchor, n in games.items():
-        m = play_match(run.board, [run.spec(model), anchor], n, seed=seed, workers=workers, opening_plies=4)
+        m = play_net_match(run.board, [run.spec(model), anchor], n, seed=seed, sims=SIMS, workers=workers,
+                           opening_plies=4)
         est = m.score(0)
         out[anchor] = {"games": len(m.games), "score": est.score, "lo": est.lo, "hi": est.hi,
                        "elo": _elo(est.score), "elo_lo": _elo(est.lo),
@@ -134,7 +136,7 @@ def bootstrap(run: Run, a: argparse.Namespace) -> None:
     run.ledger.update(best=str(out), latest=str(out), first=str(out))
     step(run, t2)
     entry["wall_s"] = b["selfplay_s"] + b["train_s"] + (time.time() - t2) + b.get("resumed_s", 0.0)
-    finish(run, entry, None)
+    finish(run, entry)
 
 
 def step(run: Run, t0: float) -> None:
@@ -143,48 +145,61 @@ def step(run: Run, t0: float) -> None:
     run.save()
 
 
-def finish(run: Run, entry: dict, t0: float | None) -> None:
-    if t0 is not None:
-        entry["wall_s"] = time.time() - t0
-        run.ledger["elapsed_s"] += entry["wall_s"]
+def finish(run: Run, entry: dict) -> None:
+    """Append a finished iteration (its wall time is already counted step by step)."""
     entry["elapsed_s"] = run.ledger["elapsed_s"]
     run.ledger["iterations"].append(entry)
     run.save()
 
 
 def iteration(run: Run, a: argparse.Namespace, k: int) -> None:
-    t0 = time.time()
+    """Selfplay, training, gate (and anchored evaluation when promoted); each step is recorded in
+    ledger["current"] as it ends, so a killed run resumes at the step it was in."""
+    cur = run.ledger.get("current") or {}
+    if cur.get("iteration") != k:
+        cur = {"iteration": k}
+    run.ledger["current"] = cur
     best, latest = run.ledger["best"], run.ledger["latest"]
-    settings = {**SELFPLAY, "opening_plies": tuple(SELFPLAY["opening_plies"]), "id_prefix": f"nn-i{k:03d}"}
-    recs = neural_games(best, run.board, run.players, a.games, seed=k * 100_000, workers=a.workers,
-                        settings=settings, on_chunk=progress(a.games, "selfplay"))
-    n_train, n_held = run.store_games(f"i{k:03d}-selfplay", recs, seed=k)
-    t1 = time.time()
-    moves = sum(len(r["moves"]) for r in recs) / max(len(recs), 1)
-    log(f"iteration {k}: {len(recs)} games ({moves:.0f} moves/game, {len(recs) / (t1 - t0):.2f} games/s), "
-        f"{n_train} samples")
+    if "games" not in cur:
+        t0 = time.time()
+        settings = {**SELFPLAY, "opening_plies": tuple(SELFPLAY["opening_plies"]), "id_prefix": f"nn-i{k:03d}"}
+        recs = neural_games(best, run.board, run.players, a.games, seed=k * 100_000, workers=a.workers,
+                            settings=settings, on_chunk=progress(a.games, "selfplay"))
+        n_train, n_held = run.store_games(f"i{k:03d}-selfplay", recs, seed=k)
+        moves = sum(len(r["moves"]) for r in recs) / max(len(recs), 1)
+        cur.update(games=len(recs), samples=n_train, held=n_held, moves_per_game=moves, selfplay_s=time.time() - t0)
+        log(f"iteration {k}: {len(recs)} games ({moves:.0f} moves/game, {len(recs) / cur['selfplay_s']:.2f} games/s), "
+            f"{n_train} samples")
+        step(run, t0)
     out = run.root / "models" / f"i{k:03d}.pt"
-    metrics = train_step(latest, {}, run.root / "shards/train", run.root / "shards/held", run.board, run.players,
-                         window=a.window, subset=a.subset, val_window=20_000, out=out, threads=a.workers,
-                         cfg={"epochs": 1, "batch_size": 256, "lr": a.lr, "seed": k, "schedule": "constant"})
+    if "train" not in cur:
+        t1 = time.time()
+        cur["train"] = train_step(latest, {}, run.root / "shards/train", run.root / "shards/held", run.board,
+                                  run.players, window=a.window, subset=a.subset, val_window=20_000, out=out,
+                                  threads=a.workers,
+                                  cfg={"epochs": 1, "batch_size": 256, "lr": a.lr, "seed": k, "schedule": "constant"})
+        cur["train_s"] = time.time() - t1
+        log(f"  trained: val policy {cur['train']['val_policy_loss']:.3f} value {cur['train']['val_value_loss']:.3f}")
+        step(run, t1)
     t2 = time.time()
-    log(f"  trained: val policy {metrics['val_policy_loss']:.3f} value {metrics['val_value_loss']:.3f}")
     rule = GateRule(max_games=a.gate_games)
-    m = play_match(run.board, [run.spec(str(out)), run.spec(best)], rule.max_games, seed=k * 31 + 5,
-                   workers=a.workers, opening_plies=4, sprt=rule.sprt)
+    m = play_net_match(run.board, [run.spec(str(out)), run.spec(best)], rule.max_games, seed=k * 31 + 5, sims=SIMS,
+                       workers=a.workers, opening_plies=4, sprt=rule.sprt)
     est = m.score(0)
     promoted = m.sprt is not None and m.sprt.decision == "H1"
     gate = {"games": len(m.games), "score": est.score, "lo": est.lo, "hi": est.hi,
             "sprt": m.sprt.describe() if m.sprt else None, "promoted": promoted}
     log(f"  gate: {est.score:.3f} over {len(m.games)} games, {gate['sprt']} -> {'PROMOTED' if promoted else 'kept'}")
-    entry = {"iteration": k, "games": len(recs), "samples": n_train, "held": n_held, "moves_per_game": moves,
-             "selfplay_s": t1 - t0, "train_s": t2 - t1, "gate_s": time.time() - t2, "train": metrics,
-             "model": str(out), "promoted": promoted, "gate": gate}
+    entry = {**{key: v for key, v in cur.items() if key != "iteration"}, "iteration": k, "model": str(out),
+             "promoted": promoted, "gate": gate, "gate_s": time.time() - t2}
     run.ledger["latest"] = str(out)
     if promoted:
         run.ledger["best"] = str(out)
         entry["eval"] = anchored(run, str(out), a.anchors, seed=7_000 + k, workers=a.workers)
-    finish(run, entry, t0)
+    step(run, t2)
+    entry["wall_s"] = cur.get("selfplay_s", 0) + cur.get("train_s", 0) + (time.time() - t2) + cur.get("resumed_s", 0)
+    run.ledger["current"] = None
+    finish(run, entry)
 
 
 def final(run: Run, a: argparse.Namespace) -> dict:
@@ -195,8 +210,8 @@ def final(run: Run, a: argparse.Namespace) -> dict:
         if name == "first" and best == first:
             continue
         t = time.time()
-        m = play_match(run.board, [run.spec(best), opp], a.final_games, seed=900_001 + len(res["matches"]),
-                       workers=a.workers, opening_plies=4)
+        m = play_net_match(run.board, [run.spec(best), opp], a.final_games, seed=900_001 + len(res["matches"]),
+                           sims=SIMS, workers=a.workers, opening_plies=4)
         est = m.score(0)
         res["matches"][name] = {"games": len(m.games), "distinct": m.distinct_games, "score": est.score,
                                 "lo": est.lo, "hi": est.hi, "elo": _elo(est.score),

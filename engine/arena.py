@@ -131,20 +131,30 @@ class _Job:
 
 def _play(job: _Job) -> GameResult:
     """Play one game of a match (in a worker or in-process)."""
-    t0 = time.perf_counter()
-    n = job.num_players
-    seats = seating(n, job.index)
-    block = job.index // n
     gseed = derive_seed(job.seed, job.index)
+    seats = seating(job.num_players, job.index)
     players = [job.factory(job.specs[e], seed=derive_seed(gseed, e)) for e in seats]
-    state = new_game(job.board, n, move_cap=job.move_cap,
-                     game_id=f"match-{job.seed}-{job.index}")
+    return play_seated(job.board, job.specs, job.index, job.seed, players, move_cap=job.move_cap,
+                       opening_plies=job.opening_plies)
+
+
+def play_seated(board: str, specs: Sequence[str], index: int, seed: int, players: Sequence[Player], *,
+                move_cap: int | None = None, opening_plies: int = 0) -> GameResult:
+    """Game `index` of a match of `specs` seeded `seed`, with `players` already built for its seats
+    (seat k plays entrant seating(n, index)[k]): what every match runner shares, so a batched runner
+    (engine.nn.match) plays exactly the games, seatings and openings play_match would."""
+    t0 = time.perf_counter()
+    n = len(specs)
+    seats = seating(n, index)
+    block = index // n
+    gseed = derive_seed(seed, index)
+    state = new_game(board, n, move_cap=move_cap, game_id=f"match-{seed}-{index}")
     digest = hashlib.blake2b(digest_size=8)
     # The games of one block share a random opening, so each seating meets the same positions.
-    opening = random.Random(derive_seed(job.seed, "opening", block))
+    opening = random.Random(derive_seed(seed, "opening", block))
     plies = 0
     while state.status == "active":
-        if plies < job.opening_plies:
+        if plies < opening_plies:
             moves = legal_moves(state)
             move = moves[opening.randrange(len(moves))]
         else:
@@ -155,7 +165,7 @@ def _play(job: _Job) -> GameResult:
         plies += 1
     winner = state.winner
     return GameResult(
-        index=job.index, seed=gseed, seats=seats, specs=tuple(job.specs[e] for e in seats),
+        index=index, seed=gseed, seats=seats, specs=tuple(specs[e] for e in seats),
         winner_seat=winner, ranks=finishing_ranks(state),
         outcome=state.outcome or state.victory_reason, moves=plies,
         hit_cap=state.victory_reason == "move_cap", fingerprint=digest.hexdigest(),
