@@ -105,3 +105,22 @@ def _extend(match: MatchResult, results: list[GameResult], sprt: Sprt | None) ->
     if sprt is not None and (match.sprt is None or len(match.games) % n):
         match.sprt = sprt.test(*match.wdl(0, 1))
     return False
+
+
+def net_form(spec: str) -> tuple[str, int] | None:
+    """(`net:<model>`, simulations) when `spec` is a search player on a given model with the
+    `neural` player's default settings (`neural:model=...,sims=N`, or a neural ladder tier such as
+    D9 with `model=`), which play_net_match plays identically but batched; else None."""
+    from engine.players import parse_spec
+    from engine.players.ladder import TIERS, load_ladder
+
+    name, params = parse_spec(spec)
+    if name.upper() in TIERS:
+        tier = load_ladder().tiers[name.upper()]
+        if not tier.neural:
+            return None
+        name, params = "neural", {**tier.neural_params, **params}
+    if name != "neural" or "model" not in params or set(params) - {"model", "sims"}:
+        return None
+    sims = int(params.get("sims", 64))
+    return (f"{NET}{params['model']}", sims) if sims > 0 else None

@@ -30,3 +30,11 @@ def test_the_sprt_stops_at_the_first_decided_rotation_even_inside_a_wave():
     match = MatchResult("hex8", 2, ("D3", "D1"))
     assert _extend(match, won, Sprt(0, 200, 0.05, 0.05))  # a heuristic beats random quickly
     assert len(match.games) < 24 and len(match.games) % 2 == 0 and match.sprt.decision == "H1"
+
+
+def test_net_form_recognises_default_search_players_only():
+    from engine.nn.match import net_form
+    assert net_form("neural:model=a.pt,sims=16") == ("net:a.pt", 16)
+    assert net_form("D9:model=a.pt") == ("net:a.pt", 64)  # the ladder's D9 budget
+    assert net_form("D9") is None and net_form("D3") is None
+    assert net_form("neural:model=a.pt,sims=16,root=gumbel") is None  # other settings: the arena plays it
