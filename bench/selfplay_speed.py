@@ -47,14 +47,20 @@ def main() -> None:
     ap.add_argument("--board", default="hex8")
     ap.add_argument("--players", type=int, default=2)
     ap.add_argument("--concurrency", type=int, default=SELFPLAY["concurrency"])
+    ap.add_argument("--net", default=None, help="blocks x channels of a fresh net instead of the loop's, e.g. 2x32")
     a = ap.parse_args()
     multiprocessing.set_start_method("spawn")
     model = a.model
     if model is None:
         from engine.nn.model import NetConfig, build_model, save_model
         model = Path(tempfile.mkdtemp()) / "fresh.pt"
-        save_model(build_model(NetConfig(board_type=a.board, num_players=a.players, **NET)), model)
+        size = dict(NET)
+        if a.net:
+            blocks, channels = (int(x) for x in a.net.lower().split("x"))
+            size.update(blocks=blocks, channels=channels)
+        save_model(build_model(NetConfig(board_type=a.board, num_players=a.players, **size)), model)
     print(f"{a.board} {a.players}p, {a.workers} worker processes, model {model}, load {os.getloadavg()[0]:.2f}")
+    os.environ["OMP_NUM_THREADS"] = "1"  # one thread per worker process (see bench/learning.py)
     heur = rate("heuristic (D3 vs D3)", lambda: teacher_games(a.board, a.players, ["D3"], a.heuristic_games,
                                                               seed=11, workers=a.workers))
     settings = {**SELFPLAY, "opening_plies": tuple(SELFPLAY["opening_plies"]), "concurrency": a.concurrency}
