@@ -174,10 +174,12 @@ def iteration(run: Run, a: argparse.Namespace, k: int) -> None:
     out = run.root / "models" / f"i{k:03d}.pt"
     if "train" not in cur:
         t1 = time.time()
-        cur["train"] = train_step(latest, {}, run.root / "shards/train", run.root / "shards/held", run.board,
+        parent = best if a.continue_from == "best" else latest
+        cur["train"] = train_step(parent, {}, run.root / "shards/train", run.root / "shards/held", run.board,
                                   run.players, window=a.window, subset=a.subset, val_window=20_000, out=out,
                                   threads=a.workers,
                                   cfg={"epochs": 1, "batch_size": 256, "lr": a.lr, "seed": k, "schedule": "constant"})
+        cur["parent"], cur["lr"] = parent, a.lr
         cur["train_s"] = time.time() - t1
         log(f"  trained: val policy {cur['train']['val_policy_loss']:.3f} value {cur['train']['val_value_loss']:.3f}")
         step(run, t1)
@@ -235,7 +237,9 @@ def main() -> None:
     ap.add_argument("--games", type=int, default=256, help="selfplay games per iteration")
     ap.add_argument("--window", type=int, default=200_000)
     ap.add_argument("--subset", type=int, default=80_000, help="rows trained per iteration")
-    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--lr", type=float, default=1.5e-4)
+    ap.add_argument("--continue-from", choices=["best", "latest"], default="best",
+                    help="the parent of each candidate: the best model, or the newest (promoted or not)")
     ap.add_argument("--gate-games", type=int, default=120)
     ap.add_argument("--final-games", type=int, default=200)
     ap.add_argument("--anchor-games", default="D1=10,D3=40,D5=40",
