@@ -5,7 +5,9 @@ and runs each available phase in order: in-process as a task, or, when
 `config/pools.yaml` places it on a work pool, as a run of the deployment
 `phase/<phase>-<pool>` that it waits on. Each phase's cache key includes the ids
 its upstream phases returned, so re-running an interrupted iteration skips what
-finished (Prefect shows those task runs as Cached) and redoes what did not.
+finished (Prefect shows those task runs as Cached) and redoes what did not; that
+is also how `rift iterate` resumes after a stop signal abandoned a phase
+(cli/stopping.py): the summary then shows that phase as Stopped.
 
 The run ends with artifacts: the markdown summary (every phase, where it ran, its
 state and time, data staleness), seat win rates and move-cap rate per config, and
@@ -90,8 +92,9 @@ def execute(plan: Plan, ctx: PhaseContext, data: DataConfig, publish_artifacts: 
             info["state"] = "Running"
             try:
                 result, state = run_step(step, ctx, upstream)
-            except Exception as exc:
-                info.update(state="Failed", wall_s=time.perf_counter() - t0, note=str(exc))
+            except BaseException as exc:  # a stop signal (Ctrl-C, SIGTERM) abandons the phase: "Stopped"
+                info.update(state="Failed" if isinstance(exc, Exception) else "Stopped",
+                            wall_s=time.perf_counter() - t0, note=str(exc) or type(exc).__name__)
                 raise
             cached = state == "Cached"
             info.update(state=state, wall_s=round(time.perf_counter() - t0, 4), result=result,
@@ -99,8 +102,8 @@ def execute(plan: Plan, ctx: PhaseContext, data: DataConfig, publish_artifacts: 
             summary["inside_s"] += info["inside_s"]
             upstream.append(result["id"])
             logger.info("phase %s: %s in %.2f s (%s)", step.phase, state, info["wall_s"], result["id"])
-    except Exception as exc:
-        error = str(exc)
+    except BaseException as exc:
+        error = str(exc) or type(exc).__name__
         raise
     finally:
         summary["wall_s"] = round(time.perf_counter() - started, 4)

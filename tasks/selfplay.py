@@ -17,7 +17,8 @@ has no model for the config is refused before any game.
 A closed-loop profile (`closed_loop:`) does not play the mix: tasks.closed_selfplay plays
 bootstrap teacher games until the config has a best model, then the best net with search.
 
-Games are played in a process pool sized to the cores this worker may use, and
+Games are played in a process pool sized to the cores this worker may use (a
+stopped phase terminates its workers at once rather than finishing the queue), and
 the phase takes one slot of the per-host concurrency limit `selfplay-<host>` when
 the profile sets `host_slots`, so two selfplay runs never oversubscribe a machine.
 """
@@ -27,9 +28,11 @@ import hashlib
 import multiprocessing
 import os
 import random
+import signal
 import socket
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -256,9 +259,37 @@ def games_of(ctx: PhaseContext) -> Iterator[dict[str, Any]]:
     chunks = [(ctx.board, ctx.players, mix, sp.move_cap, tags, profile_file, jobs[i:i + size])
               for i in range(0, len(jobs), size)]
     method = "forkserver" if sys.platform.startswith("linux") else "spawn"  # no fork under Prefect's threads
-    with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context(method)) as pool:
+    pool = ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context(method), initializer=_leave_sigint)
+    try:
         for records in pool.map(_play_chunk, chunks):
             yield from records
+    except BaseException:  # stopped (Ctrl-C, SIGTERM), a game failed, or the caller gave up (GeneratorExit)
+        abandon_pool(pool)
+        raise
+    pool.shutdown()
+
+
+def _leave_sigint() -> None:
+    """Pool workers ignore SIGINT: Ctrl-C reaches a terminal's whole process group, and the phase, not
+    each worker, decides what stops (it terminates its pool), so no worker dies mid-chunk with a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def abandon_pool(pool: ProcessPoolExecutor, timeout_s: float = 5.0) -> None:
+    """Stop a pool now: queued chunks cancelled, running workers terminated. Their games were not stored
+    (the writer journals only what it receives), and a re-run plays them again with the same seeds.
+    A plain `shutdown()` (what `with pool:` does on an error) would first play every queued chunk."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # Python < 3.14 has no public way
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in workers:
+        if proc.is_alive():
+            proc.terminate()
+    deadline = time.monotonic() + timeout_s
+    for proc in workers:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1)
 
 
 def planned_games(ctx: PhaseContext) -> int:

@@ -79,11 +79,15 @@ def sync_shards(cfg: DataConfig, store: ArtifactStore, config: str) -> int:
         manifest = json.loads(store.read_bytes(key))
         local_dir.mkdir(parents=True, exist_ok=True)
         shard = local_dir / manifest["file"]
-        tmp = store.download(key.rsplit("/", 1)[0] + "/" + manifest["file"], shard.with_name("." + shard.name + ".tmp"))
-        if sha256_file(tmp) != manifest["sha256"]:
-            tmp.unlink()
-            raise OSError(f"shard {key} downloaded with a sha256 that differs from its manifest; not installed")
-        os.replace(tmp, shard)
+        tmp = shard.with_name("." + shard.name + ".tmp")
+        try:  # a failed or interrupted (Ctrl-C, SIGTERM) download leaves no half-shard behind
+            store.download(key.rsplit("/", 1)[0] + "/" + manifest["file"], tmp)
+            if sha256_file(tmp) != manifest["sha256"]:
+                raise OSError(f"shard {key} downloaded with a sha256 that differs from its manifest; not installed")
+            os.replace(tmp, shard)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         (local_dir / Path(key).name).write_text(json.dumps(manifest, indent=1))  # manifest last: shard is complete
         fetched += 1
     return fetched
