@@ -28,11 +28,9 @@ import hashlib
 import multiprocessing
 import os
 import random
-import signal
 import socket
 import sys
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -49,6 +47,7 @@ from infra.gamestore import GameStore
 from infra.gamewriter import GameWriter
 from infra.records import content_hash
 from infra.storage import ArtifactStore
+from infra.procpool import abandon_pool, leave_sigint
 from tasks.cmaes import synced_profile_path
 from tasks.common import PermanentPhaseError, PhaseContext, artifact_key, emit, in_prefect_run, phase_task, run_phase
 from tasks.players import best_model_path, needs_model, resolve_spec, tuned_player
@@ -259,7 +258,7 @@ def games_of(ctx: PhaseContext) -> Iterator[dict[str, Any]]:
     chunks = [(ctx.board, ctx.players, mix, sp.move_cap, tags, profile_file, jobs[i:i + size])
               for i in range(0, len(jobs), size)]
     method = "forkserver" if sys.platform.startswith("linux") else "spawn"  # no fork under Prefect's threads
-    pool = ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context(method), initializer=_leave_sigint)
+    pool = ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context(method), initializer=leave_sigint)
     try:
         for records in pool.map(_play_chunk, chunks):
             yield from records
@@ -267,29 +266,6 @@ def games_of(ctx: PhaseContext) -> Iterator[dict[str, Any]]:
         abandon_pool(pool)
         raise
     pool.shutdown()
-
-
-def _leave_sigint() -> None:
-    """Pool workers ignore SIGINT: Ctrl-C reaches a terminal's whole process group, and the phase, not
-    each worker, decides what stops (it terminates its pool), so no worker dies mid-chunk with a traceback."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def abandon_pool(pool: ProcessPoolExecutor, timeout_s: float = 5.0) -> None:
-    """Stop a pool now: queued chunks cancelled, running workers terminated. Their games were not stored
-    (the writer journals only what it receives), and a re-run plays them again with the same seeds.
-    A plain `shutdown()` (what `with pool:` does on an error) would first play every queued chunk."""
-    workers = list((getattr(pool, "_processes", None) or {}).values())  # Python < 3.14 has no public way
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in workers:
-        if proc.is_alive():
-            proc.terminate()
-    deadline = time.monotonic() + timeout_s
-    for proc in workers:
-        proc.join(max(0.0, deadline - time.monotonic()))
-        if proc.is_alive():
-            proc.kill()
-            proc.join(1)
 
 
 def planned_games(ctx: PhaseContext) -> int:

@@ -212,7 +212,7 @@ def test_an_interrupted_atomic_write_leaves_no_temporary_file(tmp_path, monkeypa
 def test_an_abandoned_selfplay_pool_stops_its_running_workers_at_once():
     from concurrent.futures import ProcessPoolExecutor
 
-    from tasks.selfplay import abandon_pool
+    from infra.procpool import abandon_pool
     pool = ProcessPoolExecutor(2)
     futures = [pool.submit(time.sleep, 120) for _ in range(6)]
     deadline = time.monotonic() + 120
