@@ -42,28 +42,44 @@ def final_table(ledger: dict) -> str:
 
 
 def plot(ledger: dict, path: Path) -> Path:
-    """Score of each promoted model against each anchor, with its 95% interval, by cumulative hours."""
+    """Left: each promoted model's score against each anchor (95% CI) by loop hours. Right: each
+    candidate's gate score against the best of its time (95% CI), promoted ones filled."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    its = ledger["iterations"]
+    hours = max((e["elapsed_s"] for e in its), default=3600) / 3600
+    fig, (ax, gx) = plt.subplots(1, 2, figsize=(11, 4))
     for a in ANCHORS:
-        pts = [(e["elapsed_s"] / 3600, e["eval"][a]) for e in ledger["iterations"] if (e.get("eval") or {}).get(a)]
-        if not pts:
-            continue
-        xs = [x for x, _ in pts]
-        ax.errorbar(xs, [p["score"] for _, p in pts],
-                    yerr=[[p["score"] - p["lo"] for _, p in pts], [p["hi"] - p["score"] for _, p in pts]],
-                    marker="o", capsize=3, label=f"vs {a}")
-    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-    ax.set_ylim(0, 1)
+        pts = [(e["elapsed_s"] / 3600, e["eval"][a]) for e in its if (e.get("eval") or {}).get(a)]
+        if pts:
+            ax.errorbar([x for x, _ in pts], [p["score"] for _, p in pts],
+                        yerr=[[p["score"] - p["lo"] for _, p in pts], [p["hi"] - p["score"] for _, p in pts]],
+                        marker="o", capsize=3, label=f"vs {a}")
+    gates = [e for e in its if e.get("gate")]
+    for promoted in (True, False):
+        sel = [e for e in gates if bool(e.get("promoted")) == promoted]
+        if sel:
+            gx.errorbar([e["iteration"] for e in sel], [e["gate"]["score"] for e in sel],
+                        yerr=[[e["gate"]["score"] - e["gate"]["lo"] for e in sel],
+                              [e["gate"]["hi"] - e["gate"]["score"] for e in sel]],
+                        fmt="o" if promoted else "o", mfc=None if promoted else "white", capsize=3,
+                        label="promoted" if promoted else "kept the best")
+    for axis in (ax, gx):
+        axis.axhline(0.5, color="grey", lw=0.8, ls="--")
+        axis.set_ylim(0, 1)
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend()
+    ax.set_xlim(0, hours * 1.05)
     ax.set_xlabel("loop wall time (hours)")
-    ax.set_ylabel("score of the promoted model (64 sims)")
-    ax.set_title(f"{ledger['board']} {ledger['players']}p: promoted models against fixed anchors")
-    ax.legend()
+    ax.set_ylabel("score (64 simulations)")
+    ax.set_title("promoted models against fixed anchors")
+    gx.set_xlabel("iteration")
+    gx.set_title("gate: candidate against the best")
+    fig.suptitle(f"{ledger['board']} {ledger['players']}p learning run")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
