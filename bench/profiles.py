@@ -10,7 +10,8 @@ profile of the config) in every other seat, seats rotated, each block of `player
 with `--opening-plies` random plies of its own. Its seed is derived from "bench-profiles" and
 --seed, so none of its games is a game the tuning or the confirmation played (the seeds recorded
 in the profile's metadata are checked, and a clash is refused). It prints the score with its 95%
-interval (engine.ratings.score_interval), the same in Elo, W/D/L, distinct games and the wall time.
+interval (engine.ratings.score_interval over opening blocks, tasks.tuning.block_estimate), the
+same in Elo, W/D/L, distinct games and the wall time.
 
 Why independent: the profile's own fitness comes from the pipeline's confirmation match; this is
 a second measurement on other games, which a reader can rerun. --tune first produces the profile
@@ -35,7 +36,8 @@ from engine.players.profiles import Profile, load_profile_file, save_profile  # 
 from engine.ratings import format_elo  # noqa: E402
 from infra.pipeline_config import CmaesSettings  # noqa: E402
 from tasks.players import PROFILE, pipeline_player  # noqa: E402
-from tasks.tuning import Reference, resolve_reference, rotation_games, tune_and_confirm, used_seeds  # noqa: E402
+from tasks.tuning import (Reference, block_estimate, resolve_reference, rotation_games,  # noqa: E402
+                          tune_and_confirm, used_seeds)
 
 
 def match_seed(board: str, players: int, seed: int) -> int:
@@ -73,17 +75,19 @@ def tune(a: argparse.Namespace, reference: Reference) -> Profile:
 
 
 def report(m: MatchResult, profile: Profile, reference: Reference, seed: int) -> dict:
-    est = m.score(0)
+    est, per_game = block_estimate(m), m.score(0)
     w, d, l = m.wdl(0, 1)
     out = {"profile": profile.version, "reference": reference.id, "board": m.board, "players": m.num_players,
            "games": est.games, "seed": seed, "score": round(est.score, 4), "ci95": [round(est.lo, 4), round(est.hi, 4)],
-           "elo": _finite(est.elo), "elo_ci95": [_finite(est.elo_lo), _finite(est.elo_hi)], "wins": w,
+           "elo": _finite(est.elo), "elo_ci95": [_finite(est.elo_lo), _finite(est.elo_hi)],
+           "per_game_ci95": [round(per_game.lo, 4), round(per_game.hi, 4)], "wins": w,
            "draws": d, "losses": l, "distinct_games": m.distinct_games, "hit_move_cap": m.hit_cap,
            "seat_win_rates": [round(r, 3) for r in m.seat_win_rates()], "seconds": round(m.seconds, 1)}
     print(f"{profile.version} vs {reference.name} ({reference.id}), {m.board} {m.num_players}p, "
           f"{est.games} games, seed {seed}")
     print(f"  score {est.score:.3f}  95% CI [{est.lo:.3f}, {est.hi:.3f}]  Elo {format_elo(est.elo)} "
-          f"[{format_elo(est.elo_lo)}, {format_elo(est.elo_hi)}]")
+          f"[{format_elo(est.elo_lo)}, {format_elo(est.elo_hi)}]  (CI over {len(m.games) // m.num_players} "
+          f"opening blocks; over games as if independent: [{per_game.lo:.3f}, {per_game.hi:.3f}])")
     print(f"  W/D/L {w}/{d}/{l}  distinct games {m.distinct_games}  hit move cap {m.hit_cap}  "
           f"seat win rates {out['seat_win_rates']}  wall {m.seconds:.1f} s on {platform.node()}")
     return out
