@@ -84,10 +84,12 @@ def _result_line(phase: str, result: dict[str, Any] | None) -> str:
                 f"({result['wdl']}, score {result['score']:.1%}): {result['reason']}; SPRT [{s['elo0']:g}, "
                 f"{s['elo1']:g}] LLR {s['llr']} in ({s['lower']}, {s['upper']}); tier {result['tier'] or '-'}")
     if phase == "cmaes":
-        return (f"{result['candidates']} candidates, {result['games']} games, best fitness {result['fitness']} "
-                f"vs {result['base']} -> {result['key']}")
+        ci = result["confirm"]["ci95"]
+        return (f"{result['candidates']} candidates from {result['base']}, {result['games']} games; confirmed "
+                f"score {result['fitness']} [{ci[0]}, {ci[1]}] vs {result['reference']} -> {result['key']}")
     if phase == "profile_sync":
-        return (f"{result['profiles']} published profiles, best {result['best']} (fitness {result['fitness']}), "
+        return (f"{result['profiles']} published profiles, best {result['best']} (score {result['fitness']} vs "
+                f"{result['reference']}), {len(result['refused'])} refused, {result['remeasured']} re-measured, "
                 f"{'updated' if result['changed'] else 'unchanged'}")
     if phase == "monitor":
         bad = ", ".join(result["not_healthy"]) or "none"

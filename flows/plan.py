@@ -89,7 +89,8 @@ def describe_settings(phase: str, settings: Profile, mix: dict[str, float]) -> s
         return f"artifact prefix {settings.sync.artifact_prefix}/, {len(settings.sync.sources)} extra sources"
     if phase == "cmaes":
         c = settings.cmaes
-        return f"population {c.population}, generations {c.generations}, {c.games_per_candidate} games/candidate"
+        return (f"population {c.population}, generations {c.generations}, {c.games_per_candidate} games/candidate "
+                f"vs reference {c.reference}, confirmed over {c.confirm_games} games")
     if phase == "train":
         t = settings.train
         return f"{t.epochs} epochs, window {t.window_samples} samples, net {t.blocks}x{t.channels}"

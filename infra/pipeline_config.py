@@ -70,10 +70,21 @@ class SyncSettings(_Strict):
 
 
 class CmaesSettings(_Strict):
+    """CMA-ES over the heuristic weights (tasks/tuning.py). Every score is measured against one fixed
+    `reference`, so fitnesses of different iterations and hosts compare; the tuned profile's score
+    is the confirmation match's (`confirm_games` on fresh seeds), never the tuning's best sample."""
+
     population: int = Field(gt=1)
     generations: int = Field(gt=0)
-    games_per_candidate: int = Field(gt=0)
+    games_per_candidate: int = Field(gt=0, description="Rounded up to a multiple of the players (seat rotation).")
     sigma0: float = Field(0.25, gt=0)
+    reference: str = Field("default", min_length=1,
+                           description="The fixed opponent: 'default' (the repository's untuned profile of "
+                                       "the config) or the path of a profile file.")
+    confirm_games: int = Field(200, gt=0, description="Games of the re-evaluation of the winner on fresh seeds.")
+    opening_plies: int = Field(4, ge=0, description="Random plies opening each block of seat-rotated games.")
+    remeasure: bool = Field(True, description="profile_sync re-measures a profile measured against another "
+                                              "reference (False: refuses it, naming both references).")
 
 
 class TrainSettings(_Strict):

@@ -13,6 +13,24 @@ best model of the config for a spec that needs a net and names none (`neural`, i
 `nn`, a neural tier such as D9). Without a best model a neural tier is left alone (it plays
 its fallback, with the engine's warning) and `neural` / `nn` stay unresolved, which
 `make_player` refuses with a clear message.
+
+Who plays the tuned profile (profile_sync's `data/profiles/<board>_<n>p.json`), and why:
+- selfplay seats on the reference engine, through `tuned_player`: `heuristic`, `minimax`,
+  `mcts`, `descent` and the non-neural ladder tiers, and a neural tier that falls back to its
+  non-neural engine for want of a model. All of them evaluate positions with the heuristic's
+  weights (leaf values, priors, move scores), so better weights make better training games.
+- not the neural seats (`nn`, `neural:...`, a neural tier with a model): the net gives their
+  values and priors; there are no heuristic weights in them to replace.
+- not the batched engine's heuristic (engine/batched/players.py, `selfplay.engine: gpu`): it is
+  a different evaluation (five raw per-player counts with its own weights, not the twenty
+  normalised features), and CMA-ES tunes the twenty weights jointly for the reference
+  evaluation, so copying the few that overlap would be neither the tuned player nor what was
+  measured. Its records say `gpu-heuristic`, never `heuristic@<version>`, so the data is labelled
+  truthfully.
+- not the fixed yardsticks: evaluate's and gate's ladder tiers (D1..D8) anchor the ratings and
+  must not change strength when a profile is synced, and CMA-ES's `cmaes.reference` (default:
+  the untuned profile) must stay fixed so fitnesses compare (tasks/tuning.py). These play the
+  repository's profiles (`make_player` / `pipeline_player` without a profile).
 """
 from __future__ import annotations
 

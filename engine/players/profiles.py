@@ -1,7 +1,9 @@
 """Heuristic weight profiles: one JSON file per board and player count.
 
 `config/profiles/<board>_<n>p.json` holds `{"version", "fitness", "weights": {name: value}}`
-with exactly one weight per feature in `FEATURE_NAMES`. A file with a missing or unknown
+with exactly one weight per feature in `FEATURE_NAMES`, and optionally `"metadata"`: how a tuned
+profile was measured (tasks/tuning.py: reference, games, seeds, score with its interval), so a
+fitness is never read without knowing what it was measured against. A file with a missing or unknown
 weight is refused, naming the file and the weight: a silently defaulted weight would make a
 CMA-ES run tune something other than what it thinks it tunes.
 
@@ -10,6 +12,7 @@ profile and a vector in `FEATURE_NAMES` order.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -36,6 +39,7 @@ class Profile:
     version: str = "default"
     fitness: float | None = None
     source: str = field(default="<memory>", compare=False)
+    metadata: dict | None = field(default=None, compare=False)
 
     def vector(self) -> list[float]:
         return [self.weights[k] for k in FEATURE_NAMES]
@@ -77,9 +81,12 @@ def validate_weights(weights: object, source: str) -> dict[str, float]:
 def profile_from_dict(d: object, source: str = "<memory>") -> Profile:
     if not isinstance(d, dict):
         raise ProfileError(f"{source}: a profile must be a JSON object")
-    extra = sorted(set(d) - {"version", "fitness", "weights"})
+    extra = sorted(set(d) - {"version", "fitness", "weights", "metadata"})
     if extra:
-        raise ProfileError(f"{source}: unknown field {extra[0]!r} (expected version, fitness, weights)")
+        raise ProfileError(f"{source}: unknown field {extra[0]!r} (expected version, fitness, weights, metadata)")
+    metadata = d.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ProfileError(f"{source}: 'metadata' must be an object or null")
     if "weights" not in d:
         raise ProfileError(f"{source}: missing field 'weights'")
     fitness = d.get("fitness")
@@ -90,6 +97,7 @@ def profile_from_dict(d: object, source: str = "<memory>") -> Profile:
         version=str(d.get("version", "unversioned")),
         fitness=None if fitness is None else float(fitness),
         source=source,
+        metadata=metadata,
     )
 
 
@@ -125,16 +133,27 @@ def weights_vector(profile: Profile) -> np.ndarray:
 
 
 def profile_from_vector(
-    vector: "np.ndarray | list[float]", *, version: str = "tuned", fitness: float | None = None
+    vector: "np.ndarray | list[float]", *, version: str = "tuned", fitness: float | None = None,
+    metadata: dict | None = None,
 ) -> Profile:
     v = [float(x) for x in vector]
     if len(v) != len(FEATURE_NAMES):
         raise ProfileError(f"a weight vector needs {len(FEATURE_NAMES)} values, got {len(v)}")
-    return Profile(weights=dict(zip(FEATURE_NAMES, v)), version=version, fitness=fitness)
+    return Profile(weights=dict(zip(FEATURE_NAMES, v)), version=version, fitness=fitness, metadata=metadata)
 
 
 def profile_to_dict(profile: Profile) -> dict:
-    return {"version": profile.version, "fitness": profile.fitness, "weights": dict(profile.weights)}
+    d = {"version": profile.version, "fitness": profile.fitness, "weights": dict(profile.weights)}
+    if profile.metadata is not None:
+        d["metadata"] = profile.metadata
+    return d
+
+
+def profile_digest(profile: Profile) -> str:
+    """A short hash of the weights alone (not version or fitness): two files with this digest play
+    the same heuristic, so a measurement of one is a measurement of the other."""
+    blob = json.dumps([round(w, 9) for w in profile.vector()]).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
 
 
 def save_profile(profile: Profile, path: str | Path) -> None:

@@ -39,6 +39,8 @@ def test_shipped_profiles_resolve_with_per_config_overrides_not_inherited():
     (lambda d: d["profiles"]["tiny"]["selfplay"].update(mix="nope"), "profiles.tiny.selfplay.mix: unknown mix"),
     (lambda d: d["profiles"]["default"]["configs"].update(hex8_2p={"cmaes": {"population": 0}}),
      "profiles.default.configs.hex8_2p.cmaes.population"),
+    (lambda d: d["profiles"]["tiny"]["cmaes"].update(confirm_games=0), "profiles.tiny.cmaes.confirm_games"),
+    (lambda d: d["profiles"]["tiny"]["cmaes"].update(reference=""), "profiles.tiny.cmaes.reference"),
     (lambda d: d["profiles"]["default"]["configs"].update(hex9={"selfplay": {"games": 1}}),
      "profiles.default.configs.hex9: not a board"),
     (lambda d: d["profiles"]["tiny"].update(extends="missing"), "no profile 'missing'"),

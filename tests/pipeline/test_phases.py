@@ -69,23 +69,35 @@ def test_gate_rules_on_constructed_results():
     assert not weak["promote"] and weak["rule"] == "sprt" and weak["sprt"]["decision"] == "H0"
 
 
-def test_cmaes_saves_a_profile_with_fitness_and_profile_sync_keeps_the_best(make_ctx):
+def test_cmaes_saves_a_confirmed_profile_and_profile_sync_keeps_the_best(make_ctx):
+    """The tuned profile's fitness is its confirmation score against the fixed reference, recorded
+    with games, seed and interval; profile_sync keeps it only when it beats the current best (here
+    the repository's default, which is the reference itself: 0.5 by symmetry)."""
     ctx = make_ctx(cmaes={"population": 2, "generations": 1, "games_per_candidate": 2})
     out = cmaes_phase.cmaes.fn(ctx=ctx, upstream=[])
     assert out["candidates"] == 2 and 0.0 <= out["fitness"] <= 1.0
     store = ArtifactStore.from_config(ctx.data())
     saved = json.loads(store.read_bytes(out["key"]))
-    assert saved["fitness"] == out["fitness"] and saved["version"] == out["version"]
-    store.write_bytes("profiles/hex8_2p/other-host/worse.json",
-                      json.dumps({**saved, "version": "worse", "fitness": -1.0}).encode())
+    confirm = saved["metadata"]["confirm"]
+    assert saved["fitness"] == out["fitness"] == confirm["score"] and saved["version"] == out["version"]
+    assert confirm["reference"] == out["reference"] == saved["metadata"]["reference"]["id"]
+    assert confirm["games"] == 4 and confirm["ci95"][0] <= confirm["score"] <= confirm["ci95"][1]
+    assert confirm["seed"] not in saved["metadata"]["tuning"]["seeds"]
+    worse = json.loads(json.dumps(saved))
+    worse["metadata"]["confirm"]["score"] = worse["fitness"] = confirm["score"] - 0.25
+    worse["weights"]["mobility"] += 1.0
+    store.write_bytes("profiles/hex8_2p/other-host/worse.json", json.dumps({**worse, "version": "worse"}).encode())
     store.write_bytes("profiles/hex8_2p/other-host/broken.json", b"{not json")
     store.close()
     synced = profile_sync_phase.profile_sync.fn(ctx=ctx, upstream=[])
-    assert synced["best"] == out["version"] and synced["changed"] and synced["invalid"] == 1
-    best = json.loads((ctx.data().data_dir / "profiles" / "hex8_2p.json").read_text())
-    assert best["fitness"] == out["fitness"]
+    better = out["fitness"] > 0.5
+    assert synced["invalid"] == 1 and synced["changed"] == better and synced["refused"] == []
+    assert synced["best"] == (out["version"] if better else "default-v1") and synced["remeasured"] == 0
+    if better:
+        best = json.loads((ctx.data().data_dir / "profiles" / "hex8_2p.json").read_text())
+        assert best["fitness"] == out["fitness"] and best["metadata"]["confirm"] == confirm
     again = profile_sync_phase.profile_sync.fn(ctx=ctx, upstream=[])
-    assert not again["changed"] and again["best"] == out["version"]
+    assert not again["changed"] and again["best"] == synced["best"]
 
 
 def test_evaluate_refuses_a_baseline_that_plays_the_current_net(make_ctx):
