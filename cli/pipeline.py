@@ -27,7 +27,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -36,6 +35,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cli.prefect_server import healthy as _healthy
 from cli.prefect_server import prefect_api
 from cli.stopping import StopSignals, signal_name, stop_children
 
@@ -234,14 +234,6 @@ def iterate(
                 raise
         if stop.requested:
             _stopped(stop)
-
-
-def _healthy(api: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{api}/health", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
 
 
 def _spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:

@@ -39,7 +39,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
+    """True when the Prefect API at `url` answers its health check."""
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
             return resp.status == 200
@@ -76,7 +77,7 @@ class TemporaryServer:
                         [sys.executable, "-m", "cli.prefect_server", str(os.getpid()), str(port)],
                         cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                         start_new_session=True)
-                while not _healthy(self.url):
+                while not healthy(self.url):
                     code = self.proc.poll()
                     if code is not None or time.monotonic() > deadline:
                         break
