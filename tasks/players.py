@@ -111,15 +111,17 @@ def best_model_path(registry_path: Path, board: str, players: int) -> tuple[str,
     return str(best["path"]), str(best["id"])
 
 
-def ladder_model_path(registry_path: Path, board: str, players: int) -> tuple[str, str] | None:
-    """What the ladder's neural tiers play: the registry's best model, else the repository's shipped
-    reference model of the config (models/<config>/), else None."""
-    best = best_model_path(registry_path, board, players)
+def fill_models(mix: dict[str, float], best: tuple[str, str] | None,
+                reference: tuple[str, str] | None) -> tuple[dict[str, float], str | None]:
+    """A mix with models filled in: the registry's best wherever a spec needs a net; without a best,
+    the shipped reference for neural ladder tiers only (D9, D10: the ladder promises the net), while
+    `nn`/`neural` seats stay unresolved (selfplay of "the current net" refuses to start without one)."""
     if best is not None:
-        return best
-    from engine.players.neural import reference_model
-    ref = reference_model(board, players)
-    return (str(ref), f"reference:{ref.name}") if ref is not None else None
+        return {resolve_spec(e, best[0]): w for e, w in mix.items()}, best[1]
+    tiers = [e for e in mix if needs_model(e) and parse_spec(e)[0] not in ("neural", "nn")]
+    if reference is None or not tiers:
+        return dict(mix), None
+    return {(resolve_spec(e, reference[0]) if e in tiers else e): w for e, w in mix.items()}, reference[1]
 
 
 def resolve_spec(spec: str, model: str | None) -> str:

@@ -50,7 +50,7 @@ from infra.storage import ArtifactStore
 from infra.procpool import abandon_pool, leave_sigint
 from tasks.cmaes import synced_profile_path
 from tasks.common import PermanentPhaseError, PhaseContext, artifact_key, emit, in_prefect_run, phase_task, run_phase
-from tasks.players import best_model_path, needs_model, resolve_spec, tuned_player
+from tasks.players import best_model_path, fill_models, needs_model, tuned_player
 
 
 def seed_base(ctx: PhaseContext) -> int:
@@ -66,9 +66,12 @@ def resolved_mix(ctx: PhaseContext) -> tuple[dict[str, float], str | None]:
     if not any(needs_model(e) for e in ctx.mix):
         return dict(ctx.mix), None
     best = best_model_path(ctx.data().registry_path, ctx.board, ctx.players)
+    reference = None
     if best is None:
-        return dict(ctx.mix), None
-    return {resolve_spec(e, best[0]): w for e, w in ctx.mix.items()}, best[1]
+        from engine.players.neural import reference_model
+        ref = reference_model(ctx.board, ctx.players)
+        reference = (str(ref), f"reference:{ref.name}") if ref is not None else None
+    return fill_models(dict(ctx.mix), best, reference)
 
 
 def seat_player(spec: str, seed: int, log: list[Any] | None = None, profile_file: str | None = None) -> Any:

@@ -43,3 +43,13 @@ def test_a_broken_manifest_names_itself(shipped):
     (shipped / "hex8_2p" / "reference.json").write_text(json.dumps({"file": "gone.pt"}))
     with pytest.raises(ValueError, match="gone.pt"):
         reference_model("hex8", 2, shipped)
+
+
+def test_selfplay_mixes_fill_the_reference_into_neural_tiers_only():
+    from tasks.players import fill_models
+    mix = {"D9": 0.5, "nn": 0.25, "D3": 0.25}
+    filled, model_id = fill_models(mix, None, ("ref.pt", "reference:ref.pt"))
+    assert filled == {"D9:model=ref.pt": 0.5, "nn": 0.25, "D3": 0.25} and model_id == "reference:ref.pt"
+    best, best_id = fill_models(mix, ("best.pt", "m1"), ("ref.pt", "reference:ref.pt"))
+    assert best == {"D9:model=best.pt": 0.5, "neural:model=best.pt": 0.25, "D3": 0.25} and best_id == "m1"
+    assert fill_models(mix, None, None) == (mix, None)
