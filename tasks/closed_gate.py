@@ -83,7 +83,7 @@ def rates_text(rates: dict[str, Any]) -> str:
             f"simulated over {rates['trials']} gates of {rates['simulated']}")
 
 
-def _match(board: str, specs: list[str], games: int, seed: int, workers: int, opening: int, sprt: Sprt,
+def _match(board: str, specs: list[str], games: int, seed: int, workers: int, opening: int, sprt: Sprt | None,
            move_cap: int | None, spawn: bool) -> MatchResult:
     if spawn:  # this is a fresh spawned process: its match workers are spawned too, never forked
         multiprocessing.set_start_method("spawn", force=True)
@@ -91,7 +91,7 @@ def _match(board: str, specs: list[str], games: int, seed: int, workers: int, op
                       sprt=sprt, factory=pipeline_player)
 
 
-def run_match(board: str, specs: list[str], games: int, *, seed: int, workers: int, opening: int, sprt: Sprt,
+def run_match(board: str, specs: list[str], games: int, *, seed: int, workers: int, opening: int, sprt: Sprt | None,
               move_cap: int | None) -> MatchResult:
     """The gate's match; with several workers it runs in a spawned process whose workers are spawned
     as well (processes forked after torch has run in the parent can hang, see bench/learning.py)."""

@@ -99,9 +99,14 @@ def run_evaluation(ctx: PhaseContext, upstream: list[str]) -> dict[str, Any]:
         for name, spec, model_id in opponents:
             specs = _entrants(ctx.players, cand_spec, spec)
             names = [cand["id"]] + [name if ctx.players == 2 else f"{name}#{k}" for k in range(1, ctx.players)]
-            match = play_match(ctx.board, specs, ev.games, seed=derive_seed("evaluate", ctx.config, ctx.iteration, name),
-                               workers=1, move_cap=ctx.settings.selfplay.move_cap, opening_plies=2,
-                               factory=pipeline_player)
+            seed = derive_seed("evaluate", ctx.config, ctx.iteration, name)
+            if ctx.settings.closed:  # search players on nets: batched (engine.nn.match), as the gate plays them
+                from tasks.closed_gate import run_match
+                match = run_match(ctx.board, specs, ev.games, seed=seed, workers=1, opening=2, sprt=None,
+                                  move_cap=ctx.settings.selfplay.move_cap)
+            else:
+                match = play_match(ctx.board, specs, ev.games, seed=seed, workers=1,
+                                   move_cap=ctx.settings.selfplay.move_cap, opening_plies=2, factory=pipeline_player)
             w, d, l = match.wdl(0, 1)
             score = match.score(0)
             matches[name] = {"opponent": name, "model": model_id, "games": len(match.games),
