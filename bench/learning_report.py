@@ -64,7 +64,7 @@ def plot(ledger: dict, path: Path) -> Path:
             gx.errorbar([e["iteration"] for e in sel], [e["gate"]["score"] for e in sel],
                         yerr=[[e["gate"]["score"] - e["gate"]["lo"] for e in sel],
                               [e["gate"]["hi"] - e["gate"]["score"] for e in sel]],
-                        fmt="o" if promoted else "o", mfc=None if promoted else "white", capsize=3,
+                        fmt="o", mfc=None if promoted else "white", capsize=3,
                         label="promoted" if promoted else "kept the best")
     for axis in (ax, gx):
         axis.axhline(0.5, color="grey", lw=0.8, ls="--")

@@ -198,17 +198,16 @@ def _train_job(parent: str | None, net: dict[str, Any], shards: str, held: str, 
 
 
 def _take(samples: Any, ids: Any) -> Any:
-    """Rows `ids` (sorted) of a Samples with a sparse policy."""
+    """Rows `ids` (sorted) of a Samples with a sparse policy (the training batcher's gather)."""
     import numpy as np
 
+    from engine.nn.train import _sparse_batch
     from infra.shards import Samples, SparsePolicy
 
     pol = samples.policy
-    starts, stops = pol.offsets[ids], pol.offsets[ids + 1]
-    lengths = stops - starts
-    pos = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)]) if len(ids) else np.zeros(0, np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    return Samples(samples.features[ids], SparsePolicy(pol.indices[pos], pol.probs[pos], offsets),
+    _, indices, probs = _sparse_batch(pol, ids)
+    offsets = np.concatenate([[0], np.cumsum(np.diff(pol.offsets)[ids])]).astype(np.int64)
+    return Samples(samples.features[ids], SparsePolicy(indices.astype(pol.indices.dtype), probs, offsets),
                    samples.values[ids])
 
 
