@@ -7,11 +7,13 @@ Usage:  python bench/learning.py --data runs/learning [--hours 2] [--workers 2] 
         python bench/learning.py --data runs/learning --final-only     # only the closing matches
 
 The loop (engine.nn.learning's stages, state in --data, resumable: rerun the same command):
-  0. bootstrap: D5-vs-D5 games after 2-8 random plies, their moves as one-hot targets; a fresh net
+  0. bootstrap: teacher (D5) games after 2-8 random plies, their moves as one-hot targets and the
+     teacher's root values as value targets blended with the outcomes (--value-mix); a fresh net
      trained on them becomes the first best model.
   k. selfplay of the best net (Gumbel root, playout caps, random openings; every position a value
-     row), training of the newest candidate on a subset of the replay window, the gate (truncated
-     SPRT, candidate against best at the deployed budget), anchored evaluation of a promoted model.
+     row, its search's root value blended with the outcome), training of a candidate from the best
+     on a subset of the replay window, the gate (truncated SPRT, candidate against best at the
+     deployed budget), anchored evaluation of a promoted model.
 Closing matches (seeds the gate never used): best vs D5, best vs D3, best vs the first model.
 """
 from __future__ import annotations
@@ -62,6 +64,11 @@ class Run:
             "board": board, "players": players, "elapsed_s": 0.0, "iterations": [], "best": None,
             "latest": None, "first": None, "commit": os.popen("git rev-parse --short HEAD").read().strip()}
 
+    @property
+    def search(self) -> dict:
+        """The deployed player's search options, fixed for the run when its ledger is made."""
+        return self.ledger.setdefault("search", {"batch_size": 8})
+
     def save(self) -> None:
         write_atomic(self.path, json.dumps(self.ledger, indent=1).encode())
 
@@ -69,13 +76,14 @@ class Run:
         """The deployed player on `model` (engine.nn.match plays it at SIMS simulations, batched)."""
         return f"net:{model}"
 
-    def store_games(self, name: str, records: list[dict], seed: int) -> tuple[int, int]:
-        """Write the games (JSON lines) and their samples, split by game id, as shards."""
+    def store_games(self, name: str, records: list[dict], seed: int, value_mix: float) -> tuple[int, int]:
+        """Write the games (JSON lines) and their samples, split by game id, as shards; value
+        targets blend each outcome with the recorded search values by `value_mix`."""
         lines = "".join(json.dumps(r) + "\n" for r in records)
         write_atomic(self.root / "games" / f"{name}.jsonl", lines.encode())
         counts = []
         for part, recs in zip(("train", "held"), split_by_game(records)):
-            s = samples_from_games(recs, seed=seed, value_rows=True) if recs else None
+            s = samples_from_games(recs, seed=seed, value_rows=True, value_mix=value_mix) if recs else None
             if s is not None:
                 write_shard(self.root / "shards" / part, self.board, self.players, s, [r["id"] for r in recs])
             counts.append(len(s) if s is not None else 0)
@@ -87,7 +95,7 @@ def anchored(run: Run, model: str, games: dict[str, int], seed: int, workers: in
     out = {}
     for anchor, n in games.items():
         m = play_net_match(run.board, [run.spec(model), anchor], n, seed=seed, sims=SIMS, workers=workers,
-                           opening_plies=4)
+                           opening_plies=4, search=run.search)
         est = m.score(0)
         out[anchor] = {"games": len(m.games), "score": est.score, "lo": est.lo, "hi": est.hi,
                        "elo": _elo(est.score), "elo_lo": _elo(est.lo),
@@ -112,11 +120,11 @@ def bootstrap(run: Run, a: argparse.Namespace) -> None:
     b = run.ledger.setdefault("bootstrap", {})
     t0 = time.time()
     if "games" not in b:
-        recs = teacher_games(run.board, run.players, ["D5"], a.bootstrap_games, seed=1_000_000, workers=a.workers,
+        recs = teacher_games(run.board, run.players, [a.teacher], a.bootstrap_games, seed=1_000_000, workers=a.workers,
                              on_chunk=progress(a.bootstrap_games, "bootstrap"))
-        n_train, n_held = run.store_games("i000-teacher", recs, seed=0)
+        n_train, n_held = run.store_games("i000-teacher", recs, seed=0, value_mix=a.value_mix)
         b.update(games=len(recs), samples=n_train, held=n_held, selfplay_s=time.time() - t0)
-        log(f"bootstrap: {len(recs)} D5 games, {n_train} training / {n_held} held-out samples in {b['selfplay_s']:.0f} s")
+        log(f"bootstrap: {len(recs)} {a.teacher} games, {n_train} training / {n_held} held-out samples in {b['selfplay_s']:.0f} s")
         step(run, t0)
     out = run.root / "models" / "i000.pt"
     if "train" not in b:
@@ -165,7 +173,7 @@ def iteration(run: Run, a: argparse.Namespace, k: int) -> None:
         settings = {**SELFPLAY, "opening_plies": tuple(SELFPLAY["opening_plies"]), "id_prefix": f"nn-i{k:03d}"}
         recs = neural_games(best, run.board, run.players, a.games, seed=k * 100_000, workers=a.workers,
                             settings=settings, on_chunk=progress(a.games, "selfplay"))
-        n_train, n_held = run.store_games(f"i{k:03d}-selfplay", recs, seed=k)
+        n_train, n_held = run.store_games(f"i{k:03d}-selfplay", recs, seed=k, value_mix=a.value_mix)
         moves = sum(len(r["moves"]) for r in recs) / max(len(recs), 1)
         cur.update(games=len(recs), samples=n_train, held=n_held, moves_per_game=moves, selfplay_s=time.time() - t0)
         log(f"iteration {k}: {len(recs)} games ({moves:.0f} moves/game, {len(recs) / cur['selfplay_s']:.2f} games/s), "
@@ -186,7 +194,7 @@ def iteration(run: Run, a: argparse.Namespace, k: int) -> None:
     t2 = time.time()
     rule = GateRule(max_games=a.gate_games)
     m = play_net_match(run.board, [run.spec(str(out)), run.spec(best)], rule.max_games, seed=k * 31 + 5, sims=SIMS,
-                       workers=a.workers, opening_plies=4, sprt=rule.sprt)
+                       workers=a.workers, opening_plies=4, sprt=rule.sprt, search=run.search)
     est = m.score(0)
     promoted = m.sprt is not None and m.sprt.decision == "H1"
     gate = {"games": len(m.games), "score": est.score, "lo": est.lo, "hi": est.hi,
@@ -213,7 +221,7 @@ def final(run: Run, a: argparse.Namespace) -> dict:
             continue
         t = time.time()
         m = play_net_match(run.board, [run.spec(best), opp], a.final_games, seed=900_001 + len(res["matches"]),
-                           sims=SIMS, workers=a.workers, opening_plies=4)
+                           sims=SIMS, workers=a.workers, opening_plies=4, search=run.search)
         est = m.score(0)
         res["matches"][name] = {"games": len(m.games), "distinct": m.distinct_games, "score": est.score,
                                 "lo": est.lo, "hi": est.hi, "elo": _elo(est.score),
@@ -234,10 +242,15 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--bootstrap-games", type=int, default=1600)
     ap.add_argument("--bootstrap-epochs", type=int, default=3)
+    ap.add_argument("--teacher", default="D5", help="the ladder tier whose games bootstrap the first net")
     ap.add_argument("--games", type=int, default=256, help="selfplay games per iteration")
     ap.add_argument("--window", type=int, default=200_000)
     ap.add_argument("--subset", type=int, default=80_000, help="rows trained per iteration")
     ap.add_argument("--lr", type=float, default=1.5e-4)
+    ap.add_argument("--value-mix", type=float, default=0.5,
+                    help="value target = (1 - mix) * outcome + mix * the search's value of the position")
+    ap.add_argument("--search-batch", type=int, default=8,
+                    help="leaf batch of the deployed player's search (gate, anchors, closing matches)")
     ap.add_argument("--continue-from", choices=["best", "latest"], default="best",
                     help="the parent of each candidate: the best model, or the newest (promoted or not)")
     ap.add_argument("--gate-games", type=int, default=120)
@@ -254,6 +267,7 @@ def main() -> None:
     # oversubscribe two cores and spin (a 64-simulation net move took seconds instead of ~0.2 s)
     os.environ["OMP_NUM_THREADS"] = "1"
     run = Run(a.data, a.board, a.players)
+    run.ledger.setdefault("search", {"batch_size": a.search_batch})
     if not a.final_only:
         if not run.ledger["iterations"]:
             bootstrap(run, a)

@@ -22,6 +22,9 @@ RECORD_VERSION = "1.0.0"
 # metadata key of the policy targets of searched selfplay (engine.nn.selfplay): one entry per
 # move, None for a move without a target, else [[index in legal_moves(state), probability], ...]
 SEARCH_TARGETS = "searchTargets"
+# metadata key of the search's value of each position: one entry per move, None where the move
+# had no search, else a value per seat (index 0 = seat 1) in [-1, 1], from the searcher's view
+SEARCH_VALUES = "searchValues"
 
 
 def record_outcome(state: GameState) -> str | None:

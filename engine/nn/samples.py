@@ -34,7 +34,7 @@ from engine.moves import Move
 from engine.nn.encoding import ENCODING_VERSION, encode_batch, outcome_values, seats_to_values
 from engine.nn.policy import POLICY_VERSION, indices_of
 from engine.nn.symmetry import num_symmetries, transform_sample
-from engine.records import SEARCH_TARGETS
+from engine.records import SEARCH_TARGETS, SEARCH_VALUES
 from engine.rules import apply_in_place, legal_moves
 from engine.state import GameState
 from infra.shards import Samples, ShardInfo, SparsePolicy, write_shard
@@ -51,12 +51,25 @@ def _target(state: GameState, moves: Sequence[Move], weights: Sequence[float]) -
     return [(i, w / total) for i, w in pairs] if total > 0 else []
 
 
+def search_values(record: dict) -> list[list[float] | None] | None:
+    """The record's per-move search values (metadata["searchValues"]: per seat, index 0 = seat 1,
+    None where the move had no search), or None when the record has none."""
+    return (record.get("metadata") or {}).get(SEARCH_VALUES)
+
+
 def game_positions(record: dict, visits: Sequence[Visits] | None = None, *, value_rows: bool = False
                    ) -> tuple[list[tuple[GameState, Move, Visits]], GameState]:
     """Replay a record: (state before the move, the legal move played, its visits) at every
     position that had more than one legal move, and the final state. Without `visits`, a
     record's own search targets are used, and positions without one are left out, or with
     `value_rows` kept with an empty target ({}: a value-only row)."""
+    positions, final = _indexed_positions(record, visits, value_rows)
+    return [p[1:] for p in positions], final
+
+
+def _indexed_positions(record: dict, visits: Sequence[Visits] | None, value_rows: bool
+                       ) -> tuple[list[tuple[int, GameState, Move, Visits]], GameState]:
+    """game_positions with each position's move index first."""
     state = new_game(record["boardType"], int(record["numPlayers"]),
                      rules_options=record.get("rulesOptions"), move_cap=0)
     recorded = (record.get("metadata") or {}).get(SEARCH_TARGETS) if visits is None else None
@@ -69,13 +82,24 @@ def game_positions(record: dict, visits: Sequence[Visits] | None = None, *, valu
             raise ValueError(f"game {record.get('id')}: move {i + 1} ({move!r}) is not legal in the replay")
         if len(legal) > 1 and recorded is not None:
             if recorded[i]:
-                out.append((state.copy(), played, {legal[int(j)]: float(p) for j, p in recorded[i]}))
+                out.append((i, state.copy(), played, {legal[int(j)]: float(p) for j, p in recorded[i]}))
             elif value_rows:
-                out.append((state.copy(), played, {}))
+                out.append((i, state.copy(), played, {}))
         elif len(legal) > 1:
-            out.append((state.copy(), played, visits[i] if visits is not None else None))
+            out.append((i, state.copy(), played, visits[i] if visits is not None else None))
         apply_in_place(state, played)
     return out, state
+
+
+def value_target(outcome: Sequence[float], searched: Sequence[float] | None, mix: float) -> list[float]:
+    """Per-seat value target: the game's outcome, blended with the search's value of the position
+    where one was recorded ((1 - mix) * outcome + mix * search). Why: an outcome is one noisy
+    draw at the end of a long game (a value head fit on outcomes alone stayed near MSE 0.92, nearly
+    blind); the search's value of the position is what it believed with far less variance, and
+    the blend keeps the outcome's unbiased signal (as KataGo and Leela blend q and z)."""
+    if searched is None or mix <= 0:
+        return list(outcome)
+    return [(1.0 - mix) * float(z) + mix * float(q) for z, q in zip(outcome, searched)]
 
 
 def samples_from_games(
@@ -85,6 +109,7 @@ def samples_from_games(
     augment: Augment = "random",
     seed: int = 0,
     value_rows: bool = False,
+    value_mix: float = 0.0,
 ) -> Samples | None:
     """Samples from finished games; `visits[g][i]` is the visit distribution of game g's
     move i (None where the move was not searched: the played move is the target).
@@ -98,10 +123,11 @@ def samples_from_games(
     pairs: list[list[tuple[int, float]]] = []
     values: list[list[float]] = []
     for g, record in enumerate(records):
-        positions, final = game_positions(record, visits[g] if visits is not None else None,
-                                          value_rows=value_rows)
+        positions, final = _indexed_positions(record, visits[g] if visits is not None else None, value_rows)
         outcome = outcome_values(final)
-        for state, played, dist in positions:
+        searched = search_values(record) if value_mix > 0 else None
+        for i, state, played, dist in positions:
+            value = seats_to_values(state, value_target(outcome, searched[i] if searched else None, value_mix))
             value_only = dist is not None and len(dist) == 0
             moves, weights = (list(dist), list(dist.values())) if dist else ([played], [1.0])
             n_sym = num_symmetries(state.board_type)
@@ -113,7 +139,7 @@ def samples_from_games(
                     continue
                 states.append(ts)
                 pairs.append(target)
-                values.append(seats_to_values(state, outcome))
+                values.append(value)
     if not states:
         return None
     features = np.concatenate([encode_batch(states[i:i + 512]) for i in range(0, len(states), 512)])

@@ -21,6 +21,7 @@ Two kinds of game:
 """
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,7 @@ from typing import Any
 from engine.moves import Move
 from engine.nn.evaluator import NeuralEvaluator, NeuralPlayer
 from engine.players.mcts import MCTSPlayer
-from engine.records import SEARCH_TARGETS
+from engine.records import SEARCH_TARGETS, SEARCH_VALUES
 from engine.rules import legal_moves
 from engine.selfplay import play_game
 from engine.state import GameState
@@ -46,8 +47,9 @@ class PlayoutCapPlayer:
     searches' policy targets into `log` (one entry per move of the game, all seats shared)."""
 
     def __init__(self, search: MCTSPlayer, log: list[Any], *, full_prob: float, full_sims: int,
-                 fast_sims: int, temperature: float, seed: int, name: str = "neural-mcts"):
-        self.search, self.log = search, log
+                 fast_sims: int, temperature: float, seed: int, name: str = "neural-mcts",
+                 values: list[Any] | None = None):
+        self.search, self.log, self.values = search, log, values
         self.full_prob, self.full_sims, self.fast_sims = full_prob, full_sims, fast_sims
         self.temperature = temperature
         self.rng = random.Random(seed)
@@ -56,21 +58,31 @@ class PlayoutCapPlayer:
     def choose(self, state: GameState) -> Move:
         moves = legal_moves(state)
         if len(moves) == 1:
-            self.log.append(None)
+            self._log(None, None)
             return moves[0]
         full = self.rng.random() < self.full_prob
         s = self.search
         if not full and self.fast_sims <= 0:  # fast = the net's prior, no search
-            priors, _ = s.evaluator.evaluate([state])[0]
-            self.log.append(None)
+            priors, value = s.evaluator.evaluate([state])[0]
+            self._log(None, value)
             return max(moves, key=lambda m: priors.get(m, 0.0)) if priors else moves[0]
         s.simulations = self.full_sims if full else self.fast_sims
         s.noise = full
         s.temperature = self.temperature if full else 0.0
         s.gumbel_scale = 1.0 if full else 0.0
         move, dist = s.search(state)
-        self.log.append(encode_target(moves, dist) if full else None)
+        self._log(encode_target(moves, dist) if full else None, s.last_values)
         return move
+
+    def _log(self, target: Any, values: Sequence[float] | None) -> None:
+        self.log.append(target)
+        if self.values is not None:
+            self.values.append(rounded(values))
+
+
+def rounded(values: Sequence[float] | None) -> list[float] | None:
+    """Per-seat values as stored in a record (4 decimals: JSON stays small)."""
+    return None if values is None else [round(float(v), 4) for v in values]
 
 
 class RandomOpening:
@@ -81,8 +93,10 @@ class RandomOpening:
     (no policy target: they are not anyone's choice), while their positions still get values.
     Why: deterministic or low-temperature players otherwise replay the same openings."""
 
-    def __init__(self, player: Any, plies: int, rng: random.Random, counter: list[int], log: list[Any] | None):
+    def __init__(self, player: Any, plies: int, rng: random.Random, counter: list[int], log: list[Any] | None,
+                 values: list[Any] | None = None):
         self.player, self.plies, self.rng, self.counter, self.log = player, plies, rng, counter, log
+        self.values = values
         self.name = getattr(player, "name", "player")
 
     def choose(self, state: GameState) -> Move:
@@ -92,23 +106,47 @@ class RandomOpening:
         moves = legal_moves(state)
         if self.log is not None:
             self.log.append(None)
+        if self.values is not None:
+            self.values.append(None)
         return moves[self.rng.randrange(len(moves))]
 
 
 class TargetLogger:
     """Records a player's chosen move as a one-hot policy target in `log` (teacher games):
     the same metadata["searchTargets"] format as searched games, so imitation data and
-    search data go through one sample path."""
+    search data go through one sample path. With `values`, it also records each position's
+    search value per seat, a low-variance value target beside the outcome: the teacher's own
+    root value where it has one (minimax: its evaluation at full depth, squashed as the
+    heuristic evaluator squashes; in 2p the opponent's is its negation), else the heuristic's
+    value (its mover's best move scored: HeuristicEvaluator with lookahead). Distilling a
+    searcher's evaluations into the value head is how NNUE nets are trained from an engine."""
 
-    def __init__(self, player: Any, log: list[Any]):
-        self.player, self.log = player, log
+    def __init__(self, player: Any, log: list[Any], values: list[Any] | None = None):
+        self.player, self.log, self.values = player, log, values
         self.name = getattr(player, "name", "player")
+        if values is not None:
+            from engine.players.evaluator import HeuristicEvaluator
+            self.evaluator = HeuristicEvaluator(priors=False)
 
     def choose(self, state: GameState) -> Move:
         moves = legal_moves(state)
         move = self.player.choose(state)
         self.log.append([[moves.index(move), 1.0]] if len(moves) > 1 else None)
+        if self.values is not None:
+            self.values.append(rounded(self._value(state)) if len(moves) > 1 else None)
         return move
+
+    def _value(self, state: GameState) -> list[float]:
+        root = getattr(self.player, "last_value", None)
+        if root is None or state.num_players != 2:
+            heuristic = self.evaluator.evaluate([state])[0][1]
+            if root is None:
+                return heuristic
+        v = math.tanh(root / self.evaluator.scale)
+        me = state.current_player - 1
+        if state.num_players == 2:
+            return [v, -v] if me == 0 else [-v, v]
+        return [v if seat == me else h for seat, h in enumerate(heuristic)]
 
 
 def opening_length(opening_plies: int | tuple[int, int], rng: random.Random) -> int:
@@ -130,13 +168,15 @@ def play_teacher_games(board: str, num_players: int, specs: Sequence[str], games
         gseed = seed + i
         rng = random.Random(gseed * 7 + 3)
         log: list[Any] = []
+        values: list[Any] = []
         counter = [0]
         plies = opening_length(opening_plies, rng)
-        players = [RandomOpening(TargetLogger(make_player(specs[(i + p) % len(specs)], seed=gseed * 10 + p), log),
-                                 plies, rng, counter, log) for p in range(num_players)]
+        players = [RandomOpening(TargetLogger(make_player(specs[(i + p) % len(specs)], seed=gseed * 10 + p), log,
+                                              values), plies, rng, counter, log, values) for p in range(num_players)]
         gid = f"{id_prefix}-{board}-{num_players}p-{gseed}"
         record = play_game(board, num_players, players, game_id=gid, seed=gseed, move_cap=move_cap)
         record["metadata"][SEARCH_TARGETS] = log
+        record["metadata"][SEARCH_VALUES] = values
         record["metadata"]["openingPlies"] = plies
         out.append(record)
     return out
@@ -177,17 +217,19 @@ def play_neural_games(
                        for p in range(num_players)]
             return play_game(board, num_players, players, game_id=gid, seed=gseed, move_cap=move_cap)
         log: list[Any] = []
+        values: list[Any] = []
         rng, counter = random.Random(gseed * 7 + 1), [0]
         plies = opening_length(opening_plies, rng)
         players = [RandomOpening(PlayoutCapPlayer(MCTSPlayer(gseed * 10 + p, evaluator=evaluator, **opts), log,
                                                   full_prob=full_prob, full_sims=full_sims, fast_sims=fast,
-                                                  temperature=temperature, seed=gseed * 10 + p + 5),
-                                 plies, rng, counter, log)
+                                                  temperature=temperature, seed=gseed * 10 + p + 5, values=values),
+                                 plies, rng, counter, log, values)
                    for p in range(num_players)]
         record = play_game(board, num_players, players, game_id=gid, seed=gseed, move_cap=move_cap)
         if len(log) != len(record["moves"]):
             raise RuntimeError(f"game {gid}: {len(log)} search entries for {len(record['moves'])} moves")
         record["metadata"][SEARCH_TARGETS] = log
+        record["metadata"][SEARCH_VALUES] = values
         record["metadata"]["openingPlies"] = plies
         record["metadata"]["playoutCap"] = {"fullProb": full_prob, "fullSims": full_sims, "fastSims": fast,
                                             "root": opts.get("root", "puct")}

@@ -131,6 +131,7 @@ class MCTSPlayer:
         # (mctx's advice for perfect-information games): None = 1 with `noise`, else 0.
         self.gumbel_scale = (1.0 if noise else 0.0) if gumbel_scale is None else gumbel_scale
         self.last_simulations = 0
+        self.last_values: list[float] | None = None  # the last search's root value per seat (seat 1 first)
 
     def choose(self, state: GameState) -> Move:
         return self.search(state)[0]
@@ -148,7 +149,9 @@ class MCTSPlayer:
         self._backup([root], values)
         deadline = time.perf_counter() + self.time_limit if self.time_limit else None
         if self.root == "gumbel":  # its Gumbel noise replaces Dirichlet noise and temperature
-            return gumbel_root(self, root, values[state.current_player - 1], deadline)
+            picked = gumbel_root(self, root, values[state.current_player - 1], deadline)
+            self.last_values = [w / root.n for w in root.w]
+            return picked
         if self.noise:
             noise = self.rng.dirichlet([self.dirichlet_alpha] * len(moves))
             f = self.noise_fraction
@@ -159,6 +162,7 @@ class MCTSPlayer:
             if deadline is not None and time.perf_counter() >= deadline:
                 break
         self.last_simulations = done
+        self.last_values = [w / root.n for w in root.w]
         return self._pick(root)
 
     def _run_batch(self, root: Node, size: int, firsts: list[int] | None = None) -> int:

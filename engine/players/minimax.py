@@ -52,11 +52,12 @@ class MinimaxPlayer:
         self.weights = WeightsByConfig(profile)
         self.last_depth = 0
         self.last_nodes = 0
+        self.last_value: float | None = None  # the root's value (the searcher's evaluation) of the last choice
 
     def choose(self, state: GameState) -> Move:
         moves = decision_moves(state)
         if len(moves) == 1:
-            self.last_nodes = 0
+            self.last_nodes, self.last_value = 0, None
             return moves[0]
         self.root = state.current_player - 1
         self.w = self.weights(state)
@@ -64,11 +65,11 @@ class MinimaxPlayer:
         self.budget = Budget(self.nodes, self.time_limit)
         ordered = self._order(state, moves, maximizing=True, limit=None)
         best = ordered[0]
-        self.last_depth = 0
+        self.last_depth, self.last_value = 0, None
         try:
             for depth in range(1, self.max_depth + 1):
                 self.partial = None
-                _, best = self._root_search(state, ordered, depth)
+                self.last_value, best = self._root_search(state, ordered, depth)
                 self.last_depth = depth
                 ordered = [best] + [m for m in ordered if m is not best]
         except OutOfBudget:
