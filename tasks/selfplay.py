@@ -88,6 +88,7 @@ def seat_player(spec: str, seed: int, log: list[Any] | None = None, profile_file
     fast = params.pop("fast_sims", None)
     temperature = float(params.pop("temperature", 1.0))
     sims = int(params.get("sims", 64))
+    params.setdefault("batch_size", 8)  # selfplay trades search depth for throughput (full searches are few)
     search = make_player("neural", seed=seed, **params)
     return PlayoutCapPlayer(search, log if log is not None else [], full_prob=full_prob, full_sims=sims,
                             fast_sims=sims // 4 if fast is None else int(fast), temperature=temperature,

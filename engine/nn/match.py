@@ -29,13 +29,14 @@ def _players(specs: Sequence[str], index: int, seed: int, evaluators: dict[str, 
              search: dict[str, Any]) -> list[Any]:
     from engine.players import make_player
     from engine.players.mcts import MCTSPlayer
+    from engine.players.neural import LEAF_BATCH
 
     gseed = derive_seed(seed, index)
     out = []
     for e in seating(len(specs), index):
         spec, pseed = specs[e], derive_seed(gseed, e)
         if spec.startswith(NET):
-            player = MCTSPlayer(pseed, simulations=sims, evaluator=evaluators[spec], **{"batch_size": 8, **search})
+            player = MCTSPlayer(pseed, simulations=sims, evaluator=evaluators[spec], **{"batch_size": LEAF_BATCH, **search})
             player.name = "neural"
             out.append(player)
         else:

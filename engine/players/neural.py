@@ -54,6 +54,12 @@ def evaluator_for(model: str | Path, device: str = "auto") -> Any:
     return _evaluator(str(path.resolve()), path.stat().st_mtime, device)
 
 
+# Leaves evaluated per search step. One: with 8 under virtual loss a 64-simulation search is only
+# 8 steps deep, and the same net scored 0.33 against D5 at 8 but 0.55 at 1 (hex8 2p, 60 games each,
+# docs/benchmarks.md "Learning"). Throughput comes from many games sharing an InferenceServer.
+LEAF_BATCH = 1
+
+
 def make_neural(seed: int | None = None, *, model: str | Path | None = None, sims: int = 64,
                 device: str = "auto", **params: Any) -> Player:
     """A neural player (module docstring); `model` is required."""
@@ -68,7 +74,7 @@ def make_neural(seed: int | None = None, *, model: str | Path | None = None, sim
     if sims <= 0:
         from engine.nn.evaluator import NeuralPlayer
         return NeuralPlayer(evaluator, temperature=float(params.get("temperature", 0.0)), seed=seed)
-    player = MCTSPlayer(seed, simulations=sims, evaluator=evaluator, **{"batch_size": 8, **params})
+    player = MCTSPlayer(seed, simulations=sims, evaluator=evaluator, **{"batch_size": LEAF_BATCH, **params})
     player.name = "neural"
     return player
 
