@@ -227,6 +227,20 @@ class MatchResult:
     sprt: SprtResult | None = None
     seconds: float = 0.0
 
+    def record(self, game: GameResult, sprt: Sprt | None) -> bool:
+        """Add a game in game order; with `sprt`, test after each complete seat rotation (a
+        block of num_players games, so no seat is favoured); True once the test has decided."""
+        self.games.append(game)
+        if sprt is None or len(self.games) % self.num_players:
+            return False
+        self.sprt = sprt.test(*self.wdl(0, 1))
+        return self.sprt.decision != "continue"
+
+    def conclude(self, sprt: Sprt | None) -> None:
+        """Test every game played when the match ended mid-rotation or before any rotation."""
+        if sprt is not None and (self.sprt is None or len(self.games) % self.num_players):
+            self.sprt = sprt.test(*self.wdl(0, 1))
+
     @property
     def labels(self) -> list[str]:
         """Names for the entrants: the specs, made unique by slot letter when a spec repeats."""
@@ -347,19 +361,13 @@ def play_match(
     stop = False
     try:
         for g in results:
-            match.games.append(g)
+            decided = match.record(g, sprt)
             match.seconds = time.perf_counter() - t0
             stop = bool(on_game and on_game(g, match)) or stop
-            if len(match.games) % n:
-                continue
-            if sprt is not None:
-                match.sprt = sprt.test(*match.wdl(0, 1))
-                stop = stop or match.sprt.decision != "continue"
-            if stop:
+            if (decided or stop) and len(match.games) % n == 0:
                 break
     finally:
         results.close()
-    if sprt is not None and (match.sprt is None or len(match.games) % n):
-        match.sprt = sprt.test(*match.wdl(0, 1))
+    match.conclude(sprt)
     match.seconds = time.perf_counter() - t0
     return match

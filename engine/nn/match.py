@@ -96,15 +96,10 @@ def play_net_match(board: str, specs: Sequence[str], games: int, *, seed: int = 
 
 def _extend(match: MatchResult, results: list[GameResult], sprt: Sprt | None) -> bool:
     """Add results in game order, testing after each seat rotation as play_match does; True once decided."""
-    n = match.num_players
     for g in results:
-        match.games.append(g)
-        if sprt is not None and len(match.games) % n == 0:
-            match.sprt = sprt.test(*match.wdl(0, 1))
-            if match.sprt.decision != "continue":
-                return True
-    if sprt is not None and (match.sprt is None or len(match.games) % n):
-        match.sprt = sprt.test(*match.wdl(0, 1))
+        if match.record(g, sprt):
+            return True
+    match.conclude(sprt)
     return False
 
 
