@@ -143,3 +143,18 @@ def test_capture_order_holds_when_landing_on_a_marker(landing_marker: bool) -> N
     index = s.geo.index
     assert s.stack_born[index["0,3"]] < s.stack_born[index["0,2"]]
     assert len(s.stacks[index["0,3"]]) == (3 if landing_marker else 4)
+
+
+# --- where RingRift's engine differs from its written rules we follow the rules -------------------
+
+def test_multi_ring_placement_is_offered_where_a_single_ring_would_be_dead() -> None:
+    """docs/conformance-disputed.json, `rules_over_engine`: the canonical engine lists
+    placement cells by trying one ring only, so a cell where one ring could not move but two
+    could capture is never offered; R081 allows the two-ring placement, and so do we."""
+    s = make_state(stacks={"1,0": [2, 2], "0,1": [2, 2], "1,1": [2, 2], "7,7": [1]},
+                   hands=[5, 5], phase="ring_placement", current=1)
+    corner = {m.count for m in legal_moves(s) if m.type == "place_ring" and m.to == "0,0"}
+    assert corner == {2, 3}  # one ring: boxed in, and cap 1 cannot overtake a cap of 2
+    after = apply(s, Move("place_ring", 1, "0,0", count=2))
+    captures = {(m.target, m.to) for m in legal_moves(after) if m.type == "overtaking_capture"}
+    assert ("1,0", "2,0") in captures
