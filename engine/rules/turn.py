@@ -145,9 +145,7 @@ def _tolerated(s: GameState, move: Move) -> bool:
 
 def apply(s: GameState, move: Move, *, trusted: bool = False) -> GameState:
     """The state after `move`; `s` is never changed. Raises IllegalMoveError unless trusted.
-
-    On a hex board a move naming cells as "x,y" is read as "x,y,z" (see `Move.with_cube_keys`).
-    """
+    On a hex board, "x,y" keys in the move are read as cube cells (`Move.with_cube_keys`)."""
     if s.geo.is_hex:
         move = move.with_cube_keys()
     if not trusted:
