@@ -19,9 +19,14 @@ from infra.ssh import SSHRunner
 from .conftest import LOOPBACK, SshServer, known_hosts_line
 
 cli = CliRunner()
+# Generous ceilings, never asserted on: this file checks what is refused, not how fast, and
+# must hold on a loaded two-core machine where an SSH handshake can take seconds.
+PATIENT = {"connect_timeout_s": 60, "command_timeout_s": 120}
 
 
 def rift(*args: str, input: str | None = None):
+    if args[:2] in (("cluster", "trust"), ("cluster", "status")):
+        args = (*args, "--timeout", "120")
     return cli.invoke(app, list(args), input=input, env={"COLUMNS": "200"})
 
 
@@ -43,7 +48,7 @@ def test_unknown_key_refused_trust_records_it_and_a_swapped_key_is_refused(
     sshd: Callable[..., SshServer], write_hosts, ssh_keys, tmp_path: Path
 ) -> None:
     a = sshd()
-    path = write_hosts({"alpha": a.port}, trust=False)
+    path = write_hosts({"alpha": a.port}, trust=False, **PATIENT)
     known = tmp_path / "known_hosts"
     assert not known.exists()
     runner = SSHRunner(load_fleet(path))
@@ -110,7 +115,7 @@ def test_declined_or_mismatched_fingerprint_records_nothing(
     sshd: Callable[..., SshServer], write_hosts, tmp_path: Path
 ) -> None:
     a = sshd()
-    path = write_hosts({"alpha": a.port}, trust=False)
+    path = write_hosts({"alpha": a.port}, trust=False, **PATIENT)
     declined = rift("cluster", "trust", "alpha", "--hosts", str(path), input="n\n")
     assert declined.exit_code == 1 and "not recorded" in declined.stderr
     wrong = rift("cluster", "trust", "alpha", "--hosts", str(path), "--fingerprint", "SHA256:" + "A" * 43)
@@ -122,7 +127,7 @@ def test_hashed_entries_written_by_openssh_are_honoured_and_replaced(
     sshd: Callable[..., SshServer], write_hosts, ssh_keys, tmp_path: Path
 ) -> None:
     a, b = sshd(), sshd()
-    path = write_hosts({"alpha": a.port, "beta": b.port})
+    path = write_hosts({"alpha": a.port, "beta": b.port}, **PATIENT)
     known = tmp_path / "known_hosts"
     subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(known)], check=True, capture_output=True)
     assert LOOPBACK not in known.read_text() and known.read_text().count("|1|") == 2
@@ -150,7 +155,7 @@ def test_a_key_recorded_for_another_port_does_not_count(
     sshd: Callable[..., SshServer], write_hosts, ssh_keys, tmp_path: Path
 ) -> None:
     a = sshd()
-    path = write_hosts({"alpha": a.port}, trust=False)
+    path = write_hosts({"alpha": a.port}, trust=False, **PATIENT)
     (tmp_path / "known_hosts").write_text(known_hosts_line(a.port + 1, Path(f"{ssh_keys['host']}.pub")))
     res = SSHRunner(load_fleet(path)).run("alpha", "true")
     assert res.host_key_refused and "not trusted" in res.error
@@ -159,7 +164,7 @@ def test_a_key_recorded_for_another_port_does_not_count(
 def test_unreadable_known_hosts_is_a_local_error_naming_the_file(
     write_hosts, ssh_keys, tmp_path: Path
 ) -> None:
-    path = write_hosts({"alpha": 9}, trust=False)  # never contacted
+    path = write_hosts({"alpha": 9}, trust=False, **PATIENT)  # never contacted
     known = tmp_path / "known_hosts"
     known.write_text(f"[{LOOPBACK}]:9 ssh-ed25519 not!base64!\n")
     runner = SSHRunner(load_fleet(path))
