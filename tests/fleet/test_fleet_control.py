@@ -177,7 +177,8 @@ def test_selfplay_start_checks_board_and_engine_before_contacting_any_host(
     """An engine or board no host could run is an error here (exit 2), not `ok started`."""
     a = sshd()
     recorder = "sh -c 'mkdir -p \"$0\" && echo \"$@\" > \"$0/args.txt\" && exec sleep 300' {out} --engine {engine}"
-    path = write_hosts({"small": host_entry(a.port, ssh_keys, tmp_path / "small")}, selfplay_command=recorder)
+    path = write_hosts({"small": host_entry(a.port, ssh_keys, tmp_path / "small")}, selfplay_command=recorder,
+                       connect_timeout_s=60, command_timeout_s=120)  # a loaded machine: ceilings, not asserted
     out = tmp_path / "runs"
     state = load_fleet(path).state_path
     cases = [
@@ -196,7 +197,7 @@ def test_selfplay_start_checks_board_and_engine_before_contacting_any_host(
         Cluster(load_fleet(path)).plan_selfplay("square8", 2, engine="bogus")
 
     ok = rift("cluster", "selfplay", "start", "--hosts", str(path), "--board", "hex8", "--games", "2",
-              "--engine", "mcts:simulations=8", "--out", str(out))
+              "--engine", "mcts:simulations=8", "--out", str(out), "--timeout", "120")
     assert ok.exit_code == 0, ok.output
     assert shlex.split((out / "small" / "args.txt").read_text()) == ["--engine", "mcts:simulations=8"]
-    assert rift("cluster", "selfplay", "stop", "--hosts", str(path), "--board", "hex8").exit_code == 0
+    assert rift("cluster", "selfplay", "stop", "--hosts", str(path), "--board", "hex8", "--timeout", "120").exit_code == 0
