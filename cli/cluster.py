@@ -13,13 +13,17 @@ import sys
 import time
 from typing import Annotated, Optional
 
+import paramiko
 import typer
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from infra.cluster import SELFPLAY_ROLES, ActionResult, Cluster, HostStatus
+from infra.cluster import (
+    SELFPLAY_ROLES, ActionResult, Cluster, HostStatus, SelfplayConfigError, check_selfplay_config,
+)
 from infra.hosts import HostsConfigError, Role, load_fleet
+from infra.known_hosts import HostKeyError, changed_key_message, key_name, record_host_key, scan_host_key
 
 cluster_app = typer.Typer(help="The fleet: status, Prefect workers, code updates, selfplay.", no_args_is_help=True)
 selfplay_app = typer.Typer(help="Selfplay across eligible hosts.", no_args_is_help=True)
@@ -196,6 +200,70 @@ def reset_breaker(names: Annotated[list[str], typer.Argument(help="hosts to rese
         typer.echo(f"{name}: breaker closed")
 
 
+@cluster_app.command()
+def trust(
+    names: Annotated[list[str], typer.Argument(help="hosts whose key to record")],
+    hosts: HostsOpt = None,
+    fingerprint: Annotated[Optional[str], typer.Option(
+        "--fingerprint", help="the SHA256:... fingerprint you expect (from the host's owner); recorded without asking if it matches")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="replace a recorded key that has changed")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="record without asking (after checking the fingerprint)")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="seconds to reach each host")] = 10.0,
+) -> None:
+    """Show each host's SSH key fingerprint and record it in the fleet's known_hosts.
+
+    Every fleet connection refuses a host whose key is not recorded there, or differs from
+    the one recorded; this is how a key gets recorded on first contact.
+    """
+    cluster = _cluster(hosts)
+    _only(cluster, names)
+    if fingerprint and len(names) > 1:
+        _console(stderr=True).print("[bold red]error:[/] --fingerprint checks one host; name one host")
+        raise typer.Exit(2)
+    path = cluster.fleet.known_hosts_path
+    out, err = _console(), _console(stderr=True)
+    failed = False
+    for name in names:
+        host = cluster.fleet.get(name)
+        try:
+            scanned = scan_host_key(host, path, timeout)
+        except HostKeyError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        except (OSError, paramiko.SSHException) as exc:
+            err.print(f"[red]{name}:[/] cannot read the host key from {host.ssh_host}:{host.port}: {exc or type(exc).__name__}",
+                      highlight=False)
+            failed = True
+            continue
+        out.print(f"{name} ({key_name(host)}): {scanned.key.get_name()} {scanned.fingerprint}", highlight=False)
+        if scanned.status == "trusted":
+            out.print(f"  already trusted in {path}", highlight=False)
+            continue
+        if scanned.status == "changed" and not replace:
+            err.print("[bold red]refused:[/] " + changed_key_message(host, path, scanned.key, scanned.recorded), highlight=False)
+            failed = True
+            continue
+        if fingerprint and fingerprint.strip() != scanned.fingerprint:
+            err.print(f"[bold red]refused:[/] {name} offers {scanned.fingerprint}, not the expected {fingerprint.strip()}; "
+                      "nothing recorded", highlight=False)
+            failed = True
+            continue
+        if not (yes or fingerprint):
+            try:
+                agreed = typer.confirm(f"  record this key for {name} in {path}?", default=False)
+            except typer.Abort:
+                agreed = False
+            if not agreed:
+                err.print(f"{name}: not recorded (check the fingerprint, then rerun with --yes or --fingerprint)")
+                failed = True
+                continue
+        record_host_key(path, host, scanned.key, replace=scanned.status == "changed")
+        verb = "replaced" if scanned.status == "changed" else "recorded"
+        out.print(f"  {verb} in {path}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
 @selfplay_app.command("start")
 def selfplay_start(
     board: Annotated[str, typer.Option("--board", help="square8, square19, hex8 or hexagonal")],
@@ -214,6 +282,11 @@ def selfplay_start(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print each host's command, start nothing")] = False,
 ) -> None:
     """Start selfplay for a config on the eligible hosts (by role, memory and GPU)."""
+    try:  # a config no host could run is refused here, before any host is contacted
+        check_selfplay_config(board, players, games, engine)
+    except SelfplayConfigError as exc:
+        _console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     cluster = _cluster(hosts)
     eligible = cluster.eligible_for_selfplay(
         role or SELFPLAY_ROLES, min_memory_gb, gpu, min_vram_gb, _only(cluster, only)

@@ -31,6 +31,19 @@ PASSIVE_MOVES = frozenset(
     }
 )
 CAPTURE_MOVES = frozenset({"overtaking_capture", "continue_capture_segment"})
+HEX_BOARDS = frozenset({"hex8", "hexagonal"})
+
+
+def cube_key(key: str | None) -> str | None:
+    """A hex position key with z derived when it was given as "x,y" (x + y + z = 0),
+    as the state loader reads board keys."""
+    if key is None or key.count(",") != 1:
+        return key
+    x, y = key.split(",")
+    try:
+        return f"{int(x)},{int(y)},{-int(x) - int(y)}"
+    except ValueError:
+        return key  # not a position: it matches no cell, and the rules say so
 
 
 def _key(pos: Any, field: str) -> str:
@@ -154,9 +167,39 @@ class Move:
 
     # --- JSON ----------------------------------------------------------------------------------
 
+    def with_cube_keys(self) -> "Move":
+        """This move with every position key in cube form ("x,y,z") for a hex board.
+
+        RingRift move JSON may give hex cells as {x, y} only; the state loader derives
+        z for board keys and so must the move, or its cells name nothing on the board.
+        Returns `self` when every key already has three parts.
+        """
+        fields = (self.to, self.frm, self.target, *(self.line or ()), *(self.cells or ()),
+                  *(self.region or ()), *(self.extraction or ()))
+        if all(k is None or k.count(",") != 1 for k in fields):
+            return self
+
+        def many(keys):
+            return None if keys is None else tuple(cube_key(k) for k in keys)
+
+        return Move(
+            self.type, self.player, cube_key(self.to), cube_key(self.frm), cube_key(self.target),
+            self.count, many(self.line), many(self.cells),
+            None if self.region is None else frozenset(many(self.region)),
+            self.context, self.mode, self.option, many(self.extraction),
+        )
+
     @classmethod
-    def from_json(cls, d: dict) -> "Move":
-        """Read RingRift move JSON (RULES.md §14); raises StateFormatError naming the bad field."""
+    def from_json(cls, d: dict, board_type: str | None = None) -> "Move":
+        """Read RingRift move JSON (RULES.md §14); raises StateFormatError naming the bad field.
+
+        With `board_type` hex8 or hexagonal, positions given as {x, y} get z = -x - y.
+        """
+        m = cls._from_json(d)
+        return m.with_cube_keys() if board_type in HEX_BOARDS else m
+
+    @classmethod
+    def _from_json(cls, d: dict) -> "Move":
         if not isinstance(d, dict):
             raise StateFormatError(f"a move must be a JSON object, got {type(d).__name__}")
         t = d.get("type")

@@ -117,6 +117,56 @@ def stop_script(pid_file: str, grace_s: float = 10.0) -> str:
     )
 
 
+class SelfplayConfigError(ValueError):
+    """A selfplay request no host could run (board, players, games, engine): found locally,
+    before any host is contacted."""
+
+
+def check_engine_spec(engine: str) -> None:
+    """The `--engine` spec names a player `rift selfplay` can build, with parameters it takes.
+
+    Built here for the search engines (cheap, no files); a neural spec needs `model=`, whose
+    path is on each host and checked there.
+    """
+    from engine.players import ENGINES, parse_spec
+    from engine.players.ladder import TIERS, load_ladder
+
+    try:
+        name, params = parse_spec(engine)
+    except ValueError as exc:
+        raise SelfplayConfigError(f"--engine {engine!r}: {exc}") from None
+    available = f"{', '.join(ENGINES)}, neural:model=PATH, or a ladder tier {TIERS[0]}..{TIERS[-1]}"
+    if name.upper() in TIERS:
+        tier = load_ladder().tiers[name.upper()]
+        if tier.neural:
+            return
+        name, params = tier.engine, {**tier.params, **params}
+    if name == "neural":
+        if not params.get("model"):
+            raise SelfplayConfigError(f"--engine {engine!r}: a neural player needs model=PATH (a model file on each host)")
+        return
+    cls = ENGINES.get(name)
+    if cls is None:
+        raise SelfplayConfigError(f"unknown engine {engine!r}: available engines are {available}")
+    try:
+        cls(0, **params)
+    except (TypeError, ValueError) as exc:
+        raise SelfplayConfigError(f"--engine {engine!r}: {exc}") from None
+
+
+def check_selfplay_config(board: str, players: int, games: int, engine: str) -> None:
+    """Raise SelfplayConfigError naming the bad value and the accepted ones."""
+    from engine.geometry import BOARD_TYPES
+
+    if board not in BOARD_TYPES:
+        raise SelfplayConfigError(f"unknown board {board!r}: choose one of {', '.join(BOARD_TYPES)}")
+    if players not in (2, 3, 4):
+        raise SelfplayConfigError(f"players must be 2, 3 or 4, got {players!r}")
+    if games < 1:
+        raise SelfplayConfigError(f"games must be at least 1, got {games!r}")
+    check_engine_spec(engine)
+
+
 @dataclass
 class SelfplayJob:
     """Selfplay planned for one host: its share of the games, its seed, its command line."""
@@ -271,7 +321,11 @@ class Cluster:
         out: str | None = None,
         hosts: list[Host] | None = None,
     ) -> list[SelfplayJob]:
-        """Share `games` across `hosts` (default: the eligible ones), a distinct seed each."""
+        """Share `games` across `hosts` (default: the eligible ones), a distinct seed each.
+
+        Raises SelfplayConfigError for a board, player count or engine no host could run.
+        """
+        check_selfplay_config(board, players, games, engine)
         hosts = self.eligible_for_selfplay() if hosts is None else hosts
         jobs = []
         for i, (host, share) in enumerate(zip(hosts, self.split_games(games, len(hosts)) if hosts else [])):

@@ -139,6 +139,8 @@ class FleetSettings(_Strict):
     breaker: BreakerSettings = BreakerSettings()
     health: HealthSettings = HealthSettings()
     state_dir: str = "data/cluster"
+    # Host keys every connection is checked against (OpenSSH format; `rift cluster trust` adds).
+    known_hosts: str = Field(default="~/.ssh/known_hosts", min_length=1)
     prefect_api_url: str | None = None  # the API every host's worker should reach (else each host's env)
     worker_command: str = DEFAULT_WORKER_COMMAND
     selfplay_command: str = DEFAULT_SELFPLAY_COMMAND
@@ -167,6 +169,10 @@ class Fleet(_Strict):
     @property
     def state_path(self) -> Path:
         return Path(os.environ.get(STATE_DIR_ENV) or self.settings.state_dir).expanduser()
+
+    @property
+    def known_hosts_path(self) -> Path:
+        return Path(self.settings.known_hosts).expanduser()
 
 
 def _quote(path: str) -> str:

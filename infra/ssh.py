@@ -7,6 +7,11 @@ failures are retried with exponential backoff and jitter. A command that ran
 and exited non-zero is *not* retried by default (it may not be idempotent) and
 does not count against the host's breaker: the host answered.
 
+Host keys are checked against the fleet's known_hosts file (`settings.known_hosts`,
+default `~/.ssh/known_hosts`): an unknown or changed key is refused before
+authentication, not retried, and reported with the fix (`rift cluster trust HOST`);
+see `infra/known_hosts.py`.
+
 Failures are logged with the command, host, exit code and the first 5,000
 characters of each stream, and appended as JSON lines to
 `<state_dir>/ssh-failures.jsonl` so they can be read after the process is gone.
@@ -30,6 +35,7 @@ from invoke.exceptions import CommandTimedOut
 
 from infra.breaker import BreakerBoard
 from infra.hosts import Fleet, Host, RetrySettings
+from infra.known_hosts import HostKeyError, describe_bad_key, secure_client
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +70,7 @@ class CommandResult:
     duration_s: float = 0.0
     skipped: bool = False
     timed_out: bool = False
+    host_key_refused: bool = False  # unknown or changed host key: nothing was sent
 
     @property
     def reached(self) -> bool:
@@ -144,6 +151,13 @@ class SSHRunner:
             result.attempts += 1
             try:
                 out = self._attempt(host, command, remaining)
+            except (HostKeyError, paramiko.BadHostKeyException) as exc:
+                # Unknown or changed host key: refused before authentication. Not retried (it
+                # will not change by itself) and not the host's health: the breaker is left alone.
+                result.error = (describe_bad_key(exc, host, self.fleet.known_hosts_path)
+                                if isinstance(exc, paramiko.BadHostKeyException) else str(exc))
+                result.host_key_refused = True
+                break
             except TRANSPORT_ERRORS as exc:
                 result.timed_out = isinstance(exc, (CommandTimedOut, socket.timeout, TimeoutError)) or (
                     time.monotonic() >= deadline - 0.05  # a silent host: paramiko gives up on banner or session
@@ -172,7 +186,7 @@ class SSHRunner:
 
     def _connection(self, host: Host, connect_timeout: float) -> Connection:
         # Float timeouts go in connect_kwargs: fabric's own connect_timeout is cast to int.
-        return Connection(
+        conn = Connection(
             host.ssh_host,
             user=host.user,
             port=host.port,
@@ -187,6 +201,8 @@ class SSHRunner:
                 "channel_timeout": connect_timeout,
             },
         )
+        secure_client(conn.client, host, self.fleet.known_hosts_path)  # instead of fabric's AutoAddPolicy
+        return conn
 
     def _attempt(self, host: Host, command: str, budget: float):
         connect_timeout = min(self.settings.connect_timeout_s, budget)

@@ -221,7 +221,6 @@ def apply_actions(bs: BatchState, a: torch.Tensor, legal: Legal, sc: Scan, top: 
             ttop = bs.stacks[g, tgt, th - 1]
             bs.stacks[g, tgt, th - 1] = 0
             bs.height[g, tgt] = (th - 1).to(torch.int32)
-            _arrive(bs, g, tgt, th > 1)
             bs.ensure_capacity(int(h.max()) + 1)
             full = torch.zeros(g.numel(), bs.stacks.shape[2], dtype=torch.int8, device=a.device)
             full[:, : row.shape[1]] = row
@@ -230,6 +229,8 @@ def apply_actions(bs: BatchState, a: torch.Tensor, legal: Legal, sc: Scan, top: 
         bs.stacks[g, to] = row if row.shape[1] == bs.stacks.shape[2] else _fit(row, bs)
         bs.height[g, to] = h
         _arrive(bs, g, to)
+        if capture:  # the surviving target re-enters after the landing stack (movement.apply_capture)
+            _arrive(bs, g, tgt, th > 1)
         _land(bs, g, to, p)
         more = _capture_from(bs, g, to, p)
         if capture:

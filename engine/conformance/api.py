@@ -14,7 +14,7 @@ from typing import Any, Callable
 @dataclass(frozen=True)
 class EngineAPI:
     state_from_json: Callable[[dict], Any]
-    move_from_json: Callable[[dict], Any]
+    move_from_json: Callable[[dict, str | None], Any]  # (move JSON, board type)
     legal_moves: Callable[[Any], list]
     apply: Callable[..., Any]
     is_legal: Callable[[Any, Any], bool]

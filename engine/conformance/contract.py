@@ -116,7 +116,7 @@ def run_vector(vector: dict, source: Path) -> Result:
         return result
     before = state.to_json()
     try:
-        move = api.move_from_json(move_json)
+        move = api.move_from_json(move_json, state.board_type)
     except Exception as exc:
         result.fail("input.move", "a move the engine decodes", describe_error(exc))
         return result
@@ -175,7 +175,7 @@ def _play_chain(api, state, inp: dict, expected: dict, first: dict, moves: list[
         if state.phase != "chain_capture":
             result.notes.append(f"engine left chain_capture after {len(moves)} segment(s); rest of the chain not applied")
             break
-        state = api.apply(state, api.move_from_json(seg), trusted=True)
+        state = api.apply(state, api.move_from_json(seg, state.board_type), trusted=True)
         moves.append(seg)
     return state
 

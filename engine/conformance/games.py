@@ -30,7 +30,9 @@ def run_game(record: dict, source: Path, kind: str = GOLDEN, defaults: dict | No
     board = record.get("boardType", defaults.get("boardType"))
     players = record.get("numPlayers", defaults.get("numPlayers"))
     try:
-        state = api.new_game(board, players, rules_options=rules_options(record))
+        # A recorded game is replayed as it was played: the default move cap is for our
+        # own selfplay and would end a long canonical game early (hexagonal runs past 1,200).
+        state = api.new_game(board, players, rules_options=rules_options(record), move_cap=0)
     except Exception as exc:
         result.fail("new_game", f"a {board} game for {players} players", describe_error(exc))
         return result
@@ -38,7 +40,7 @@ def run_game(record: dict, source: Path, kind: str = GOLDEN, defaults: dict | No
     for index, move_json in enumerate(moves, 1):
         number = move_json.get("moveNumber", index)
         try:
-            state = api.apply(state, api.move_from_json(move_json))
+            state = api.apply(state, api.move_from_json(move_json, board))
         except Exception as exc:
             legal = _legal_summary(api, state)
             result.fail(f"move {number} ({move_json.get('type')} by player {move_json.get('player')})",

@@ -98,7 +98,7 @@ def _step(api, result: Result, label: str, state, move_json: dict, expected: dic
     """One move with its TS verdict; returns the state to continue from."""
     move_json = normalize_move(move_json)
     try:
-        move = api.move_from_json(move_json)
+        move = api.move_from_json(move_json, getattr(state, "board_type", None))
     except Exception as exc:
         result.fail(f"{label}move", "a move the engine decodes", describe_error(exc))
         return state

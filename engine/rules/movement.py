@@ -141,11 +141,14 @@ def apply_capture(s: GameState, frm: int, target: int, to: int, player: int) -> 
     t = s.stacks[target]
     if t is not None:
         s.stacks[target] = t[:-1] or None
-        if len(t) > 1:
-            s.stack_arrived(target)
         attacker = (t[-1],) + attacker
     s.stacks[to] = attacker
+    # Map order as in RingRift's mutateCapture: the target's entry is deleted, the landing
+    # stack is added, then the surviving target is added back after it. An unchosen
+    # recovery extraction takes the first eligible stack in this order (recovery.py).
     s.stack_arrived(to)
+    if t is not None and len(t) > 1:
+        s.stack_arrived(target)
     if s.markers[to]:
         s.markers[to] = 0
         eliminate_top_ring(s, to, player)

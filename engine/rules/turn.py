@@ -111,6 +111,8 @@ def _territory_moves(s: GameState, p: int) -> list[Move]:
 
 
 def is_legal(s: GameState, move: Move) -> bool:
+    if s.geo.is_hex:
+        move = move.with_cube_keys()
     if s.status != "active" or move.player != s.current_player:
         return False
     if move in legal_moves(s):
@@ -142,7 +144,10 @@ def _tolerated(s: GameState, move: Move) -> bool:
 
 
 def apply(s: GameState, move: Move, *, trusted: bool = False) -> GameState:
-    """The state after `move`; `s` is never changed. Raises IllegalMoveError unless trusted."""
+    """The state after `move`; `s` is never changed. Raises IllegalMoveError unless trusted.
+    On a hex board, "x,y" keys in the move are read as cube cells (`Move.with_cube_keys`)."""
+    if s.geo.is_hex:
+        move = move.with_cube_keys()
     if not trusted:
         if s.status != "active":
             raise IllegalMoveError(f"the game is over ({s.victory_reason}); no move is legal")

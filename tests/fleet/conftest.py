@@ -182,17 +182,32 @@ def host_entry(port: int, keys: dict[str, Path], data_dir: Path, **over: Any) ->
     return entry
 
 
+def known_hosts_line(port: int, host_pub: Path) -> str:
+    """The known_hosts entry OpenSSH writes for a loopback server on `port`."""
+    key_type, key_b64 = host_pub.read_text().split()[:2]
+    return f"[{LOOPBACK}]:{port} {key_type} {key_b64}\n"
+
+
 @pytest.fixture
 def write_hosts(tmp_path: Path, ssh_keys: dict[str, Path]) -> Callable[..., Path]:
-    """Factory: `write_hosts({"a": port_or_entry, ...}, **settings)` -> path of a hosts.yaml."""
+    """Factory: `write_hosts({"a": port_or_entry, ...}, trust=True, **settings)` -> path of a hosts.yaml.
 
-    def write(hosts: dict[str, int | dict[str, Any]], **settings: Any) -> Path:
+    Host keys are checked on every connection, so with `trust` each server's key (the
+    test host key, known here out of band) is written to the fleet's known_hosts file,
+    `<tmp>/known_hosts`; with `trust=False` that file is left alone.
+    """
+
+    def write(hosts: dict[str, int | dict[str, Any]], trust: bool = True, **settings: Any) -> Path:
         entries = {}
         for name, spec in hosts.items():
             if isinstance(spec, int):
                 spec = host_entry(spec, ssh_keys, tmp_path / "hostdata" / name)
             entries[name] = spec
-        merged = {**FAST_SETTINGS, "state_dir": str(tmp_path / "state"), **settings}
+        known_hosts = tmp_path / "known_hosts"
+        if trust:
+            ports = sorted({int(e["port"]) for e in entries.values()})
+            known_hosts.write_text("".join(known_hosts_line(p, Path(f"{ssh_keys['host']}.pub")) for p in ports))
+        merged = {**FAST_SETTINGS, "state_dir": str(tmp_path / "state"), "known_hosts": str(known_hosts), **settings}
         path = tmp_path / "hosts.yaml"
         path.write_text(yaml.safe_dump({"settings": merged, "hosts": entries}, sort_keys=False))
         return path

@@ -169,3 +169,35 @@ def test_selfplay_starts_on_eligible_hosts_only(
 
     stopped = rift("cluster", "selfplay", "stop", "--hosts", str(path), "--board", "square8")
     assert stopped.exit_code == 0 and stopped.output.count("stopped: pid") == 2
+
+
+def test_selfplay_start_checks_board_and_engine_before_contacting_any_host(
+    sshd: Callable[..., SshServer], write_hosts, ssh_keys, tmp_path: Path
+) -> None:
+    """An engine or board no host could run is an error here (exit 2), not `ok started`."""
+    a = sshd()
+    recorder = "sh -c 'mkdir -p \"$0\" && echo \"$@\" > \"$0/args.txt\" && exec sleep 300' {out} --engine {engine}"
+    path = write_hosts({"small": host_entry(a.port, ssh_keys, tmp_path / "small")}, selfplay_command=recorder,
+                       connect_timeout_s=60, command_timeout_s=120)  # a loaded machine: ceilings, not asserted
+    out = tmp_path / "runs"
+    state = load_fleet(path).state_path
+    cases = [
+        (["--board", "square8", "--engine", "bogus"], "unknown engine 'bogus'"),
+        (["--board", "square8", "--engine", "mcts:no_such_knob=3"], "--engine 'mcts:no_such_knob=3'"),
+        (["--board", "square8", "--engine", "neural"], "needs model=PATH"),
+        (["--board", "octagon"], "unknown board 'octagon'"),
+    ]
+    for args, message in cases:
+        result = rift("cluster", "selfplay", "start", "--hosts", str(path), "--games", "2", "--out", str(out), *args)
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr and "started" not in result.output
+    assert not out.exists()  # nothing started anywhere
+    assert not (state / "ssh-failures.jsonl").exists() and not (state / "breakers.json").exists()
+    with pytest.raises(ValueError, match="unknown engine"):
+        Cluster(load_fleet(path)).plan_selfplay("square8", 2, engine="bogus")
+
+    ok = rift("cluster", "selfplay", "start", "--hosts", str(path), "--board", "hex8", "--games", "2",
+              "--engine", "mcts:simulations=8", "--out", str(out), "--timeout", "120")
+    assert ok.exit_code == 0, ok.output
+    assert shlex.split((out / "small" / "args.txt").read_text()) == ["--engine", "mcts:simulations=8"]
+    assert rift("cluster", "selfplay", "stop", "--hosts", str(path), "--board", "hex8", "--timeout", "120").exit_code == 0
