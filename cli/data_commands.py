@@ -161,6 +161,9 @@ def games_stats(data_dir: DataDir = None, config: ConfigFile = None) -> None:
 def games_ingest(path: Annotated[Path, typer.Argument(exists=True, help="A game database, record file or folder.")],
                  source_host: Annotated[str | None, typer.Option(help="Host to record for games that "
                                                                           "do not name one.")] = None,
+                 recreate_empty_store: Annotated[bool, typer.Option(
+                     "--recreate-empty-store", help="Replace a local game database that is an empty (0-byte) "
+                     "file; without it such a file is refused (it usually means a store lost its games).")] = False,
                  data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """Merge games from another host into the local stores (safe to repeat).
 
@@ -171,7 +174,8 @@ def games_ingest(path: Annotated[Path, typer.Argument(exists=True, help="A game 
     from engine.replay_check import first_problem
     from infra.ingest import ingest
     with _reported():
-        report = ingest(_cfg(data_dir, config), path, source_host, progress=True, check=first_problem)
+        report = ingest(_cfg(data_dir, config), path, source_host, progress=True, check=first_problem,
+                        recreate_empty=recreate_empty_store)
     frame = pd.DataFrame([{"config": k, "new": r.inserted, "already_present": r.already_present,
                            "duplicates_refused": r.duplicates} for k, r in sorted(report.per_config.items())])
     console.print(render(frame, f"ingested {path} ({report.sources} records read)"))

@@ -138,11 +138,12 @@ def _game_id(record: Any) -> str | None:
 
 
 def ingest(cfg: DataConfig, path: Path, source_host: str | None = None, progress: bool = False,
-           check: GameCheck | None = None) -> IngestReport:
+           check: GameCheck | None = None, recreate_empty: bool = False) -> IngestReport:
     """Merge every game found at `path` into the local stores of `cfg`.
 
     `source_host` is recorded for games that do not name their host (defaults to this host).
     `check(record)` returns None for a game to store, else why it is refused (see the module doc).
+    `recreate_empty` lets a 0-byte local game database be replaced by a new one (refused otherwise).
     """
     report = IngestReport()
     stores: dict[str, GameStore] = {}
@@ -179,7 +180,7 @@ def ingest(cfg: DataConfig, path: Path, source_host: str | None = None, progress
             key = config_key(record["boardType"], record["numPlayers"])
             if key not in stores:
                 stores[key] = GameStore(cfg.game_db_path(record["boardType"], record["numPlayers"]),
-                                        source_host or cfg.source_host)
+                                        source_host or cfg.source_host, recreate_empty=recreate_empty)
             pending[key].append((content_hash(record), record))
             if len(pending[key]) >= CHUNK:
                 flush(key)
