@@ -86,8 +86,11 @@ def selfplay(
             try:
                 writer.close()
             except (RuntimeError, OSError) as e:  # games left in the journal: say where
-                code = code or 1
-                _error(e, summary.games, games_path)
+                if code:  # the cause was printed just above: only say where the games wait
+                    err_console.print(f"note: {escape(str(e).split(' Cause: ')[0])}", highlight=False)
+                else:
+                    code = 1
+                    _error(e, summary.games, games_path)
     if code:
         raise typer.Exit(code)
     summary.seconds = time.perf_counter() - t0
