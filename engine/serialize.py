@@ -186,22 +186,23 @@ def _read_turn(s: GameState, d: dict, partial: bool) -> None:
     winner = d.get("winner")
     s.winner = None if winner is None else _int(winner, "winner", 1, n)
     s.turn_number = max(1, _int(_required(d, "turnNumber", partial, 1), "turnNumber"))
-    history = d.get("moveHistory") or []
+    history = d.get("moveHistory")
+    history = [] if history is None else history
     if not isinstance(history, list):
         _fail(f"moveHistory must be a list, got {type(history).__name__}")
     s.move_count = len(history)
-    if d.get("victoryThreshold"):
+    if d.get("victoryThreshold") is not None:
         s.victory_threshold = _int(d["victoryThreshold"], "victoryThreshold", 1)
-    if d.get("territoryVictoryThreshold"):
+    if d.get("territoryVictoryThreshold") is not None:
         s.territory_threshold = _int(d["territoryVictoryThreshold"], "territoryVictoryThreshold", 1)
         if n == 2:
             s.territory_minimum = s.territory_threshold
-    if d.get("territoryVictoryMinimum"):
+    if d.get("territoryVictoryMinimum") is not None:
         s.territory_minimum = _int(d["territoryVictoryMinimum"], "territoryVictoryMinimum", 1)
     mm = d.get("mustMoveFromStackKey")
-    s.must_move = _cell(s, mm, "mustMoveFromStackKey") if mm else -1
+    s.must_move = _cell(s, mm, "mustMoveFromStackKey") if mm not in (None, "") else -1
     cpos = d.get("chainCapturePosition")
-    if cpos:
+    if cpos is not None:
         if isinstance(cpos, dict):
             try:
                 s.chain_pos = s.geo.cell_of(cpos)
