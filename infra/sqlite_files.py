@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -68,10 +69,24 @@ def _tables(conn: sqlite3.Connection) -> list[str]:
     return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _create_new(path: Path, schema: str, timeout: float) -> None:
     """Create a database with `schema` beside `path`, then link it into place, so no half-made
     (0-byte) file is ever left at `path`; an existing file is never replaced."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.new-*"):  # left by a creator killed midway
+        match = re.search(r"\.new-(\d+)(-wal|-shm|-journal)?$", stale.name)
+        if match and not _alive(int(match.group(1))):
+            stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.new-{os.getpid()}")
     try:
         conn = sqlite3.connect(tmp, timeout=timeout, isolation_level=None)

@@ -234,3 +234,17 @@ def test_out_on_a_read_only_folder_is_a_clear_error(tmp_path):
             subprocess.run(["umount", "-l", str(ro)], check=False)
         else:
             ro.chmod(0o755)
+
+
+def test_leftovers_of_a_creator_killed_midway_are_cleared(tmp_path):
+    games = tmp_path / "data" / "games"
+    games.mkdir(parents=True)
+    child = subprocess.Popen(["true"])
+    child.wait()
+    dead = child.pid  # reaped: no such process any more
+    for suffix in ("", "-wal", "-shm"):
+        (games / f".square8_2p.db.new-{dead}{suffix}").write_bytes(b"half")
+    with GameStore(games / "square8_2p.db", "h") as s:
+        assert s.count() == 0
+    assert [p.name for p in games.iterdir() if p.name.startswith(".")] == []
+    assert (games / "square8_2p.db").stat().st_size > 0
