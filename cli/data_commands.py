@@ -175,14 +175,14 @@ def games_ingest(path: Annotated[Path, typer.Argument(exists=True, help="A game 
     from infra.ingest import ingest
     with _reported():
         report = ingest(_cfg(data_dir, config), path, source_host, progress=True, check=first_problem,
-                        recreate_empty=recreate_empty_store)
+                        recreate_empty=recreate_empty_store, log_refused=False)
     frame = pd.DataFrame([{"config": k, "new": r.inserted, "already_present": r.already_present,
                            "duplicates_refused": r.duplicates} for k, r in sorted(report.per_config.items())])
     console.print(render(frame, f"ingested {path} ({report.sources} records read)"))
     for refused in report.refused[:SHOW_REFUSED]:
         err_console.print(f"[yellow]refused[/] {escape(str(refused))}", highlight=False)
     if len(report.refused) > SHOW_REFUSED:
-        err_console.print(f"... and {len(report.refused) - SHOW_REFUSED} more refused records (all are in the log)")
+        err_console.print(f"... and {len(report.refused) - SHOW_REFUSED} more refused records")
     console.print(report.summary(), highlight=False)
     if report.refused:
         raise _fail(f"{len(report.refused)} of {report.sources} records were refused (listed above); "

@@ -99,14 +99,14 @@ def _records_in_file(path: Path) -> Iterator[tuple[str, Any]]:
                 if not raw.strip():
                     continue
                 try:
-                    yield f"{path}:{n}", json.loads(raw.decode("utf-8"))
+                    yield f"{path}:{n}", json.loads(raw.rstrip(b"\r\n").decode("utf-8"))
                 except UnicodeDecodeError as exc:
                     yield f"{path}:{n}", Unreadable(f"line {n} is not UTF-8 text ({exc.reason} at byte "
                                                      f"{exc.start} of the line)")
                 except json.JSONDecodeError as exc:
                     cut = "" if raw.endswith(b"\n") else " (the file ends inside it: a write cut short)"
-                    yield f"{path}:{n}", Unreadable(f"line {n} is not valid JSON: {exc.msg} at column "
-                                                     f"{exc.colno} of that line{cut}")
+                    yield f"{path}:{n}", Unreadable(f"line {n} is not valid JSON: {exc.msg} (column "
+                                                     f"{exc.colno} of that line){cut}")
         return
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
@@ -138,12 +138,14 @@ def _game_id(record: Any) -> str | None:
 
 
 def ingest(cfg: DataConfig, path: Path, source_host: str | None = None, progress: bool = False,
-           check: GameCheck | None = None, recreate_empty: bool = False) -> IngestReport:
+           check: GameCheck | None = None, recreate_empty: bool = False,
+           log_refused: bool = True) -> IngestReport:
     """Merge every game found at `path` into the local stores of `cfg`.
 
     `source_host` is recorded for games that do not name their host (defaults to this host).
     `check(record)` returns None for a game to store, else why it is refused (see the module doc).
     `recreate_empty` lets a 0-byte local game database be replaced by a new one (refused otherwise).
+    Each refused record is logged as a warning unless `log_refused` is False (a caller that lists them).
     """
     report = IngestReport()
     stores: dict[str, GameStore] = {}
@@ -189,7 +191,7 @@ def ingest(cfg: DataConfig, path: Path, source_host: str | None = None, progress
     finally:
         for store in stores.values():
             store.close()
-    for refused in report.refused:
+    for refused in report.refused if log_refused else ():
         log.warning("not ingested: %s", refused)
     log.info("ingested %s: %s", path, report.summary())
     return report
