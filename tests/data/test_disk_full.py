@@ -49,12 +49,12 @@ def db_count(path: Path) -> int:
 
 @pytest.fixture
 def small_fs(tmp_path: Path):
-    """A 512 KiB tmpfs of our own (skipped where mounting is not allowed)."""
+    """A 1 MiB tmpfs of our own (skipped where mounting is not allowed)."""
     mnt = tmp_path / "small"
     mnt.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root; the injected-ENOSPC tests cover this case")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
