@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from infra.data_config import DataConfig, load_data_config
@@ -33,6 +34,7 @@ ConfigFile = Annotated[Path | None, typer.Option("--config", envvar="RIFT_DATA_C
                                                     help="YAML file with a `data:` section.")]
 Board = Annotated[str | None, typer.Option("--board", help="square8, square19, hex8 or hexagonal.")]
 Players = Annotated[int | None, typer.Option("--players", min=2, max=4)]
+SHOW_REFUSED = 50
 
 
 def register(app: typer.Typer) -> None:
@@ -46,7 +48,7 @@ def _cfg(data_dir: Path | None, config: Path | None) -> DataConfig:
 
 
 def _fail(exc: Exception | str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
     return typer.Exit(code)
 
 
@@ -159,18 +161,32 @@ def games_stats(data_dir: DataDir = None, config: ConfigFile = None) -> None:
 def games_ingest(path: Annotated[Path, typer.Argument(exists=True, help="A game database, record file or folder.")],
                  source_host: Annotated[str | None, typer.Option(help="Host to record for games that "
                                                                           "do not name one.")] = None,
+                 recreate_empty_store: Annotated[bool, typer.Option(
+                     "--recreate-empty-store", help="Replace a local game database that is an empty (0-byte) "
+                     "file; without it such a file is refused (it usually means a store lost its games).")] = False,
                  data_dir: DataDir = None, config: ConfigFile = None) -> None:
-    """Merge games from another host into the local stores (safe to repeat)."""
+    """Merge games from another host into the local stores (safe to repeat).
+
+    Every game is replayed through the rules first; a game with an illegal or unreadable
+    move, or a move list that stops before its recorded result, is refused and listed.
+    Exits 1 when anything was refused (the readable, legal games are stored all the same).
+    """
+    from engine.replay_check import first_problem
     from infra.ingest import ingest
     with _reported():
-        report = ingest(_cfg(data_dir, config), path, source_host, progress=True)
+        report = ingest(_cfg(data_dir, config), path, source_host, progress=True, check=first_problem,
+                        recreate_empty=recreate_empty_store, log_refused=False)
     frame = pd.DataFrame([{"config": k, "new": r.inserted, "already_present": r.already_present,
                            "duplicates_refused": r.duplicates} for k, r in sorted(report.per_config.items())])
     console.print(render(frame, f"ingested {path} ({report.sources} records read)"))
-    for where, why in report.rejected[:20]:
-        err_console.print(f"[yellow]rejected[/] {where}: {why}", highlight=False)
-    if len(report.rejected) > 20:
-        err_console.print(f"... and {len(report.rejected) - 20} more rejected records")
+    for refused in report.refused[:SHOW_REFUSED]:
+        err_console.print(f"[yellow]refused[/] {escape(str(refused))}", highlight=False)
+    if len(report.refused) > SHOW_REFUSED:
+        err_console.print(f"... and {len(report.refused) - SHOW_REFUSED} more refused records")
+    console.print(report.summary(), highlight=False)
+    if report.refused:
+        raise _fail(f"{len(report.refused)} of {report.sources} records were refused (listed above); "
+                    "fix or drop them and ingest again (stored games are skipped)", 1)
 
 
 @games_app.command("check")

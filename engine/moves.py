@@ -8,6 +8,7 @@ the engine generates.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable
 
 from engine.errors import StateFormatError
@@ -46,15 +47,68 @@ def cube_key(key: str | None) -> str | None:
         return key  # not a position: it matches no cell, and the rules say so
 
 
+_INT = re.compile(r"\s*-?[0-9]+\s*")
+
+
+def _int(value: Any, field: str, lo: int | None = None, hi: int | None = None) -> int:
+    """A JSON integer (an integral float is accepted; bools, strings and NaN are not)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise StateFormatError(f"move field {field!r} must be an integer, got {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise StateFormatError(f"move field {field!r} is {value}; expected {lo}..{hi}")
+    return value
+
+
 def _key(pos: Any, field: str) -> str:
     """A position key from a JSON position dict (or an already-formed key)."""
     if isinstance(pos, str):
-        return pos
+        parts = pos.split(",")
+        if not 2 <= len(parts) <= 3 or not all(_INT.fullmatch(p) for p in parts):
+            raise StateFormatError(f"move field {field!r} is not a position key 'x,y[,z]': {pos!r}")
+        return ",".join(str(int(p)) for p in parts)
     if not isinstance(pos, dict) or "x" not in pos or "y" not in pos:
         raise StateFormatError(f"move field {field!r} is not a position {{x, y[, z]}}: {pos!r}")
+    x, y = _int(pos["x"], f"{field}.x"), _int(pos["y"], f"{field}.y")
     if pos.get("z") is not None:
-        return f"{int(pos['x'])},{int(pos['y'])},{int(pos['z'])}"
-    return f"{int(pos['x'])},{int(pos['y'])}"
+        return f"{x},{y},{_int(pos['z'], f'{field}.z')}"
+    return f"{x},{y}"
+
+
+def _list(d: dict, name: str) -> list:
+    value = d.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise StateFormatError(f"move field {name!r} must be a list, got {type(value).__name__}")
+    return value
+
+
+def _first(d: dict, name: str, inner: str) -> list:
+    """`d[name][0][inner]` (formedLines / disconnectedRegions), checked; [] when absent."""
+    items = _list(d, name)
+    if not items:
+        return []
+    if not isinstance(items[0], dict):
+        raise StateFormatError(f"move field '{name}[0]' must be an object, got {items[0]!r}")
+    value = items[0].get(inner)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise StateFormatError(f"move field '{name}[0].{inner}' must be a list of positions")
+    return value
+
+
+ELIMINATION_CONTEXTS = ("line", "territory", "forced", "recovery")
+RECOVERY_MODES = ("line", "fallback", "stack_strike")
+
+
+def _choice(d: dict, name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = d.get(name) or default
+    if value not in allowed:
+        raise StateFormatError(f"move field {name!r} is {value!r}; expected one of {', '.join(allowed)}")
+    return value
 
 
 def _pos(key: str) -> dict:
@@ -203,13 +257,11 @@ class Move:
         if not isinstance(d, dict):
             raise StateFormatError(f"a move must be a JSON object, got {type(d).__name__}")
         t = d.get("type")
-        if t not in MOVE_TYPES:
+        if not isinstance(t, str) or t not in MOVE_TYPES:
             raise StateFormatError(f"unknown move type {t!r}")
-        try:
-            player = int(d["player"])
-        except (KeyError, TypeError, ValueError):
-            raise StateFormatError(f"{t} move needs an integer 'player'") from None
-        m = cls(t, player)
+        if "player" not in d:
+            raise StateFormatError(f"{t} move needs an integer 'player'")
+        m = cls(t, _int(d["player"], "player", 1, 4))
         if t in ("move_stack", "overtaking_capture", "continue_capture_segment", "recovery_slide"):
             if "from" not in d:
                 raise StateFormatError(f"{t} move needs 'from'")
@@ -221,28 +273,29 @@ class Move:
                 raise StateFormatError(f"{t} move needs 'captureTarget'")
             m.target = _key(d["captureTarget"], "captureTarget")
         if t == "place_ring":
-            m.count = int(d.get("placementCount") or 1)
+            count = d.get("placementCount")
+            m.count = 1 if count is None else _int(count, "placementCount", 1, 3)
         if t in ("process_line", "choose_line_option"):
-            lines = d.get("formedLines") or []
-            if lines:
-                m.line = tuple(_key(p, "formedLines") for p in lines[0].get("positions", []))
+            line = _first(d, "formedLines", "positions")
+            if line:
+                m.line = tuple(_key(p, "formedLines") for p in line)
             if t == "choose_line_option" and d.get("collapsedMarkers") is not None:
-                m.cells = tuple(_key(p, "collapsedMarkers") for p in d["collapsedMarkers"])
+                m.cells = tuple(_key(p, "collapsedMarkers") for p in _list(d, "collapsedMarkers"))
             elif t == "choose_line_option":
                 m.cells = m.line
         if t == "choose_territory_option":
-            regions = d.get("disconnectedRegions") or []
-            if regions and regions[0].get("spaces"):
-                m.region = frozenset(_key(p, "disconnectedRegions") for p in regions[0]["spaces"])
+            spaces = _first(d, "disconnectedRegions", "spaces")
+            if spaces:
+                m.region = frozenset(_key(p, "disconnectedRegions") for p in spaces)
         if t == "eliminate_rings_from_stack":
-            m.context = d.get("eliminationContext") or "territory"
+            m.context = _choice(d, "eliminationContext", ELIMINATION_CONTEXTS, "territory")
         if t == "recovery_slide":
-            m.mode = d.get("recoveryMode") or "line"
+            m.mode = _choice(d, "recoveryMode", RECOVERY_MODES, "line")
             opt = d.get("recoveryOption", d.get("option"))
-            m.option = int(opt) if opt is not None else None
+            m.option = _int(opt, "recoveryOption", 1, 2) if opt is not None else None
             if d.get("collapsePositions"):
-                m.cells = tuple(_key(p, "collapsePositions") for p in d["collapsePositions"])
-            m.extraction = tuple(d.get("extractionStacks") or ())
+                m.cells = tuple(_key(p, "collapsePositions") for p in _list(d, "collapsePositions"))
+            m.extraction = tuple(_key(p, "extractionStacks") for p in _list(d, "extractionStacks"))
         return m
 
     def to_json(self, extras: dict | None = None) -> dict:

@@ -179,10 +179,12 @@ class GameState:
     # --- JSON ----------------------------------------------------------------------------------
 
     @classmethod
-    def from_json(cls, d: dict) -> "GameState":
+    def from_json(cls, d: dict, *, partial: bool = False) -> "GameState":
+        """Read RingRift state JSON; StateFormatError names the bad field. `partial=True` only for
+        hand-made positions (vectors, test fixtures): see `engine.serialize.state_from_json`."""
         from engine.serialize import state_from_json
 
-        return state_from_json(d)
+        return state_from_json(d, partial=partial)
 
     def to_json(self) -> dict:
         from engine.serialize import state_to_json

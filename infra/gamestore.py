@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from infra.errors import DiskFullError, is_disk_full
 from infra.records import dumps, stored_fields, utc_now_iso
 from infra.sqlite_files import SqliteFile, connect, guard
 
@@ -71,11 +72,15 @@ class InsertResult:
 class GameStore(SqliteFile):
     """Access to one configuration's game database."""
 
-    def __init__(self, path: Path, source_host: str, read_only: bool = False, busy_timeout_s: float = 30.0) -> None:
+    def __init__(self, path: Path, source_host: str, read_only: bool = False, busy_timeout_s: float = 30.0,
+                 recreate_empty: bool = False) -> None:
+        """Open the store at `path`, creating it when absent. A 0-byte file (a truncated store) or a
+        foreign SQLite file is refused with CorruptDataError; `recreate_empty` replaces a 0-byte one."""
         self.path = Path(path)
         self.source_host = source_host
         self._conn = connect(self.path, SCHEMA, read_only=read_only, probe="SELECT count(*) FROM games",
-                             timeout=busy_timeout_s)
+                             timeout=busy_timeout_s, table="games", kind="game store",
+                             recreate_empty=recreate_empty)
 
     def insert(self, items: Iterable[tuple[str, dict[str, Any]]],
                journal: str | None = None, journal_offset: int | None = None) -> InsertResult:
@@ -86,11 +91,13 @@ class GameStore(SqliteFile):
         result = InsertResult()
         now = utc_now_iso()
         conn = self._conn
+        written = 0
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for content_hash, record in items:
                     row = self._row(content_hash, record, now)
+                    written += len(row[-1]) + len(row[-2])
                     cur = conn.execute(
                         f"INSERT INTO games ({','.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))}) "
                         "ON CONFLICT(hash) DO NOTHING", row)
@@ -111,9 +118,19 @@ class GameStore(SqliteFile):
                                  (journal, journal_offset, now))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite may have rolled back already (a full disk does): never let a failing
+                # ROLLBACK ("no transaction is active") hide the real cause
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error as rollback_exc:
+                        log.warning("%s: rollback after a failed insert also failed: %s", self.path, rollback_exc)
                 raise
         except sqlite3.DatabaseError as exc:
+            if is_disk_full(exc):
+                # the batch is written twice (write-ahead log, then the database) plus its index
+                raise DiskFullError(self.path, 2 * written + 64 * 1024,
+                                    "None of this batch was stored; the games already in it are kept.") from exc
             raise guard(self.path, exc) from exc
         return result
 

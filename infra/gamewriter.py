@@ -31,12 +31,12 @@ log = logging.getLogger(__name__)
 class GameWriter:
     """Durable, batched writer of finished games of one board configuration."""
 
-    def __init__(self, cfg: DataConfig, board_type: str, num_players: int) -> None:
+    def __init__(self, cfg: DataConfig, board_type: str, num_players: int, recreate_empty: bool = False) -> None:
         self.cfg = cfg
         self.config = config_key(board_type, num_players)
         self.board_type, self.num_players = board_type, int(num_players)
         self.store = GameStore(cfg.game_db_path(board_type, num_players), cfg.source_host,
-                               busy_timeout_s=cfg.busy_timeout_s)
+                               busy_timeout_s=cfg.busy_timeout_s, recreate_empty=recreate_empty)
         self.totals = InsertResult()
         self.flush_error: Exception | None = None
         self._lock = threading.RLock()

@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from infra.errors import DiskFullError, is_disk_full
 from infra.records import canonical_json
 
 log = logging.getLogger(__name__)
@@ -148,14 +149,18 @@ class Journal:
     def append(self, entries: list[tuple[str, dict[str, Any]]]) -> list[int]:
         """Write entries and fsync; returns each entry's end offset. Durable on return."""
         chunks = [encode_entry(h, r) for h, r in entries]
-        view = memoryview(b"".join(chunks))
+        data = b"".join(chunks)
+        view = memoryview(data)
         try:
             while view:
                 view = view[os.write(self._fd, view):]
             os.fsync(self._fd)
-        except OSError:
+        except OSError as exc:
             # e.g. disk full: cut the partial line off, or the next entry would be glued to it
             os.ftruncate(self._fd, self.size)
+            if is_disk_full(exc):
+                raise DiskFullError(self.path, len(data), "The games journaled before it are kept and "
+                                    "reach the database on the next run.") from exc
             raise
         ends, pos = [], self.size
         for chunk in chunks:

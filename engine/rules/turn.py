@@ -7,7 +7,7 @@ the rules never fabricate moves, they only list them.
 """
 from __future__ import annotations
 
-from engine.errors import IllegalMoveError
+from engine.errors import IllegalMoveError, StateFormatError
 from engine.moves import PASSIVE_MOVES, Move
 from engine.rules import lines as L
 from engine.rules import territory as T
@@ -146,6 +146,8 @@ def _tolerated(s: GameState, move: Move) -> bool:
 def apply(s: GameState, move: Move, *, trusted: bool = False) -> GameState:
     """The state after `move`; `s` is never changed. Raises IllegalMoveError unless trusted.
     On a hex board, "x,y" keys in the move are read as cube cells (`Move.with_cube_keys`)."""
+    if not isinstance(move, Move):
+        raise StateFormatError(f"apply needs a Move, got {type(move).__name__}: read JSON with Move.from_json")
     if s.geo.is_hex:
         move = move.with_cube_keys()
     if not trusted:

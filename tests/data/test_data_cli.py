@@ -4,6 +4,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from cli.main import app
+from engine.selfplay import play_games
 from infra.data_config import DataConfig
 from infra.game_stats import game_stats
 from infra.gamewriter import GameWriter
@@ -38,8 +39,8 @@ def test_stats_tables_count_configs_engines_hosts_duplicates_and_seat_wins(cfg):
 
 def test_ingest_command_is_idempotent(cfg, tmp_path):
     other = DataConfig(data_dir=tmp_path / "other-host", source_host="other")
-    with GameWriter(other, "square8", 3) as w:
-        w.append_many([synthetic_game(i, num_players=3) for i in range(12)])
+    with GameWriter(other, "square8", 3) as w:  # real games: the command replays each one
+        w.append_many(list(play_games("square8", 3, 12, engine="random", seed=4)))
     runner = CliRunner()
     args = ["games", "ingest", str(other.game_db_path("square8", 3)), "--data-dir", str(cfg.data_dir)]
     first = runner.invoke(app, args)

@@ -46,7 +46,7 @@ def make_state(
     }
     if rules_options:
         d["rulesOptions"] = rules_options
-    return GameState.from_json(d)
+    return GameState.from_json(d, partial=True)  # a hand-made position
 
 
 def types(moves) -> list[str]:

@@ -52,7 +52,7 @@ def test_off_board_cell_in_a_move_is_an_error_not_a_crash():
     [
         (lambda d: d.pop("board"), "no 'board'"),
         (lambda d: d["board"].update(type="octagon"), "board.type"),
-        (lambda d: d.update(players=[]), "1 to 4 players"),
+        (lambda d: d.update(players=[]), "2 to 4 players"),
         (lambda d: d["board"]["stacks"].update({"3,3": {"rings": [7]}}), "ring owner 7"),
         (lambda d: d["board"]["stacks"].update({"3,3": {"rings": []}}), "non-empty"),
         (lambda d: d["board"]["stacks"].update({"12,3": {"rings": [1]}}), "not on a square8"),

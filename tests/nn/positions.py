@@ -50,7 +50,7 @@ def make_state(board: str, n: int, *, stacks: dict[str, list[int]] | None = None
         "players": [{"playerNumber": i + 1, "ringsInHand": (hands or [0] * n)[i], "eliminatedRings": 0,
                      "territorySpaces": terr[i]} for i in range(n)],
         "currentPlayer": current, "currentPhase": phase, "gameStatus": "active", "totalRingsEliminated": 0,
-    })
+    }, partial=True)  # a hand-made position
 
 
 def recovery_position() -> GameState:
