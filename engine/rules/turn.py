@@ -109,7 +109,6 @@ def _territory_moves(s: GameState, p: int) -> list[Move]:
 
 # --- applying ------------------------------------------------------------------------------------
 
-
 def is_legal(s: GameState, move: Move) -> bool:
     if s.geo.is_hex:
         move = move.with_cube_keys()
