@@ -24,7 +24,8 @@ def _figure(draw: Callable[[Any], None], title: str, panels: int = 1) -> bytes:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, panels, figsize=(7 * panels if panels > 1 else 7.5, 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, panels, figsize=(11.5 if panels > 1 else 7.5, 4.2 if panels > 1 else 3.8),
+                             squeeze=False)
     draw(axes[0] if panels > 1 else axes[0][0])
     fig.suptitle(title, fontsize=11)
     for ax in axes[0]:
