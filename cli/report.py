@@ -50,8 +50,6 @@ def registry_frames(data: DataConfig, board: str, players: int) -> tuple[pd.Data
     return ratings, models
 
 
-TITLES = {"learning_curve": "Learning curve", "losses": "Training losses", "throughput": "Selfplay throughput",
-          "seats": "Seat win rates and move-cap rate"}
 
 
 def report_data(data: DataConfig, board: str, players: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -62,7 +60,7 @@ def report_data(data: DataConfig, board: str, players: int) -> tuple[pd.DataFram
 
 def make_report(data: DataConfig, board: str, players: int, out: Path) -> dict[str, str]:
     """Write the PNGs and index.html into `out`; returns {plot: file or reason it is missing}."""
-    from viewer.plots import make_plots
+    from viewer.plots import TITLES, make_plots
     out.mkdir(parents=True, exist_ok=True)
     config = config_key(board, players)
     games, ratings, models = report_data(data, board, players)

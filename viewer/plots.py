@@ -18,6 +18,8 @@ import pandas as pd
 
 PROMOTED_REASON = "superseded by"  # tasks/gate.py: a promoted model later replaced by a better one
 ELO_PAD = 50.0
+TITLES = {"learning_curve": "Learning curve", "losses": "Training losses", "throughput": "Selfplay throughput",
+          "seats": "Seat win rates and move-cap rate"}
 
 
 def _figure(draw: Callable[[Any], None], title: str, panels: int = 1) -> bytes:
@@ -108,7 +110,7 @@ def plot_learning_curve(points: pd.DataFrame, config: str, anchor: str = "the fi
             else:
                 lo, hi = float(points[x].min()), float(points[x].max())
                 pad = max((hi - lo) * 0.05, 0.25)
-                ax.set_xlim(min(0.0, lo) - pad, hi + pad)
+                ax.set_xlim(min(0.0, lo) - pad * 0.2, hi + pad)  # the run starts at 0 hours
                 ax.set_xlabel(label)
             ax.set_ylabel("Elo vs anchor")
             ax.legend(fontsize=7, loc="best")

@@ -21,11 +21,10 @@ from typing import Any
 from infra.data_config import DataConfig
 from viewer.frames import replay_frames
 from viewer.page import game_page
+from viewer.plots import TITLES
 from viewer.svg import position_svg
 
 log = logging.getLogger(__name__)
-TITLES = {"learning_curve": "Learning curve", "losses": "Training losses", "throughput": "Selfplay throughput",
-          "seats": "Seat win rates and move-cap rate"}
 LINK_DAYS = 7  # lifetime of a presigned link
 
 
@@ -67,20 +66,26 @@ def iteration_games(data: DataConfig, board: str, players: int, iteration: int) 
 
 
 def choose_games(games: list[dict[str, Any]], players: int) -> list[tuple[str, str]]:
-    """(label, game id): the longest game, then the longest win of each seat (skipping repeats)."""
-    chosen: list[tuple[str, str]] = []
+    """(label, game id): the longest game, then the longest win of each seat not already chosen (a game
+    chosen twice is listed once, with both labels)."""
+    chosen: list[list[str]] = []
     if not games:
-        return chosen
+        return []
     longest = max(games, key=lambda g: g["length"])
-    chosen.append((f"longest game ({longest['length']} moves)", longest["id"]))
+    chosen.append([f"longest game ({longest['length']} moves)", longest["id"]])
     for seat in range(1, players + 1):
-        wins = [g for g in games if g["winner"] == seat]
+        wins = sorted((g for g in games if g["winner"] == seat), key=lambda g: -g["length"])
         if not wins:
-            chosen.append((f"a win for seat {seat}: none this iteration", ""))
+            chosen.append([f"a win for seat {seat}: none this iteration", ""])
             continue
-        pick = max(wins, key=lambda g: g["length"])
-        chosen.append((f"a win for seat {seat}", pick["id"]))
-    return chosen
+        taken = {c[1] for c in chosen}
+        fresh = [g for g in wins if g["id"] not in taken]
+        if fresh:
+            chosen.append([f"a win for seat {seat}", fresh[0]["id"]])
+        else:
+            entry = next(c for c in chosen if c[1] == wins[0]["id"])
+            entry[0] += f", a win for seat {seat}"
+    return [(label, gid) for label, gid in chosen]
 
 
 def evaluation_game(data: DataConfig, config: str, iteration: int) -> dict[str, Any] | None:

@@ -126,7 +126,8 @@ def board_svg(board: str, cells: list[str] | None = None, *, coords: bool = Fals
         out.append(f"<style>{STYLE}</style>")
     out.append('<g class="cells">')
     for i in range(len(lay.centres)):
-        out.append(f'<g id="b{i}" class="cell">{lay.outline(i)}</g>')
+        out.append(f'<g class="cell">{lay.outline(i)}</g>' if standalone  # no ids: a picture is not scripted
+                   else f'<g id="b{i}" class="cell">{lay.outline(i)}</g>')
     out.append("</g>")
     if coords:
         dx, dy, anchor = (0.0, CELL * 0.72, "middle") if lay.is_hex else (-CELL * 0.46, -CELL * 0.34, "start")
@@ -136,6 +137,8 @@ def board_svg(board: str, cells: list[str] | None = None, *, coords: bool = Fals
     out.append('<g class="contents">')
     for i, (x, y) in enumerate(lay.centres):
         inner = content_svg(cells[i], lay.is_hex) if cells else ""
+        if standalone and not inner:
+            continue  # a picture needs no placeholder for the script to fill
         out.append(f'<g id="c{i}" transform="translate({x:.1f},{y:.1f})">{inner}</g>')
     out.append("</g></svg>")
     return "".join(out)

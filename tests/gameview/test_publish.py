@@ -39,6 +39,10 @@ def test_choose_games_longest_and_a_win_per_seat() -> None:
     assert choose_games(games, 3) == [("longest game (400 moves)", "c"), ("a win for seat 1", "b"),
                                       ("a win for seat 2", "d"), ("a win for seat 3: none this iteration", "")]
     assert choose_games([], 2) == []
+    # the longest game is also seat 2's only win: listed once, with both labels
+    games = [{"id": "a", "winner": 1, "length": 50}, {"id": "b", "winner": 1, "length": 90},
+             {"id": "c", "winner": 2, "length": 400}]
+    assert choose_games(games, 2) == [("longest game (400 moves), a win for seat 2", "c"), ("a win for seat 1", "b")]
 
 
 def test_publish_games_stores_viewer_pages_and_links_them(tmp_path: Path) -> None:
