@@ -4,7 +4,7 @@ collapsed spaces (a player's territory).
 Square boards draw (x, y) cells as squares, x to the right and y downwards; hex boards draw cube
 (x, y, z) cells as pointy-top hexagons (column x, row z). Every cell's content is drawn in the
 cell's own coordinates (centre 0,0) by `content_svg`, so the page can swap one cell's drawing
-without redrawing the board; `position_svg` draws a whole position (thumbnails, the first frame).
+without redrawing the board; `position_svg` draws a compact picture of one position (thumbnails).
 """
 from __future__ import annotations
 
@@ -111,8 +111,7 @@ STYLE = (".board .cell{fill:#f3ead8;stroke:#8a7a5c;stroke-width:1}.board .hl{fil
          ".board .coord{font:8px sans-serif;fill:#8a7a5c}")
 
 
-def board_svg(board: str, cells: list[str] | None = None, *, coords: bool = False, width: int | None = None,
-              standalone: bool = False) -> str:
+def board_svg(board: str, cells: list[str] | None = None, *, coords: bool = False, width: int | None = None) -> str:
     """The board with `cells` drawn (viewer.frames contents; None = empty). Each cell's outline is
     `<g id="b{i}">` and its content `<g id="c{i}">`, which the page's script redraws per frame."""
     lay = layout(board)
@@ -122,12 +121,9 @@ def board_svg(board: str, cells: list[str] | None = None, *, coords: bool = Fals
            '<defs><pattern id="hatch" width="8" height="8" patternUnits="userSpaceOnUse" '
            'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="8" stroke="#000" stroke-opacity="0.35" '
            'stroke-width="2"/></pattern></defs>']
-    if standalone:
-        out.append(f"<style>{STYLE}</style>")
     out.append('<g class="cells">')
     for i in range(len(lay.centres)):
-        out.append(f'<g class="cell">{lay.outline(i)}</g>' if standalone  # no ids: a picture is not scripted
-                   else f'<g id="b{i}" class="cell">{lay.outline(i)}</g>')
+        out.append(f'<g id="b{i}" class="cell">{lay.outline(i)}</g>')
     out.append("</g>")
     if coords:
         dx, dy, anchor = (0.0, CELL * 0.72, "middle") if lay.is_hex else (-CELL * 0.46, -CELL * 0.34, "start")
@@ -137,13 +133,42 @@ def board_svg(board: str, cells: list[str] | None = None, *, coords: bool = Fals
     out.append('<g class="contents">')
     for i, (x, y) in enumerate(lay.centres):
         inner = content_svg(cells[i], lay.is_hex) if cells else ""
-        if standalone and not inner:
-            continue  # a picture needs no placeholder for the script to fill
         out.append(f'<g id="c{i}" transform="translate({x:.1f},{y:.1f})">{inner}</g>')
     out.append("</g></svg>")
     return "".join(out)
 
 
+def _picture_content(value: str, x: float, y: float, is_hex: bool) -> str:
+    """A compact drawing of one cell for pictures: a stack as a disc in its controller's colour with
+    its height, a marker as a ring, a collapsed space filled with its owner's colour."""
+    kind, owner = value[0], int(value[-1])
+    r = CELL * (0.8 if is_hex else 0.46)
+    if kind == "c":
+        return f'<use href="#t" x="{x:.0f}" y="{y:.0f}" fill="{colour(owner)}" fill-opacity="0.6"/>'
+    if kind == "m":
+        return (f'<circle cx="{x:.0f}" cy="{y:.0f}" r="{r * 0.45:.0f}" fill="none" stroke="{colour(owner)}" '
+                f'stroke-width="{r * 0.22:.0f}"/>')
+    disc = f'<circle cx="{x:.0f}" cy="{y:.0f}" r="{r * 0.7:.0f}" fill="{colour(owner)}" stroke="#222"/>'
+    height = len(value) - 1
+    return disc + (f'<text x="{x:.0f}" y="{y + 5:.0f}">{height}</text>' if height > 1 else "")
+
+
 def position_svg(board: str, cells: list[str], width: int = 360) -> str:
-    """A standalone picture of one position (no script): thumbnails in the Prefect UI."""
-    return board_svg(board, cells, width=width, standalone=True)
+    """A compact standalone picture of one position (no script, every cell a <use> of one shape):
+    thumbnails in the Prefect UI, where each one is a data URL inside the summary's markdown."""
+    lay = layout(board)
+    if lay.is_hex:
+        shape = '<polygon id="t" points="' + " ".join(
+            f"{CELL * math.cos(math.radians(60 * k - 30)):.1f},{CELL * math.sin(math.radians(60 * k - 30)):.1f}"
+            for k in range(6)) + '"/>'
+    else:
+        shape = f'<rect id="t" x="{-CELL / 2:.0f}" y="{-CELL / 2:.0f}" width="{CELL:.0f}" height="{CELL:.0f}"/>'
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {lay.width} {lay.height}" width="{width}" '
+           f'height="{round(width * lay.height / lay.width)}" role="img" aria-label="{board} position">',
+           "<style>.b use{fill:#f3ead8;stroke:#8a7a5c}text{font:bold 14px sans-serif;fill:#fff;stroke:#222;"
+           "stroke-width:3px;paint-order:stroke;text-anchor:middle}</style>", f"<defs>{shape}</defs>", '<g class="b">']
+    out += [f'<use href="#t" x="{x:.0f}" y="{y:.0f}"/>' for x, y in lay.centres]
+    out.append("</g>")
+    out += [_picture_content(v, x, y, lay.is_hex) for v, (x, y) in zip(cells, lay.centres) if v]
+    out.append("</svg>")
+    return "".join(out)

@@ -103,7 +103,12 @@ def test_position_svg_is_a_standalone_picture() -> None:
     rep = replay_frames(game("hex8", 3))
     svg = position_svg("hex8", rep.frame(len(rep.diffs)), width=300)
     assert svg.startswith("<svg") and "<style>" in svg and 'width="300"' in svg and "<script" not in svg
-    assert svg.count("<polygon") >= 61
+    final = rep.frame(len(rep.diffs))
+    assert svg.count('<use href="#t" x=') == 61 + sum(v.startswith("c") for v in final)
+    stacks = [v for v in final if v.startswith("s")]
+    assert svg.count("<circle") == len(stacks) + sum(v.startswith("m") for v in final)
+    for v in stacks:  # each stack is a disc of its controller's (top ring's) colour
+        assert f'fill="{PLAYER_COLOURS[int(v[-1])]}" stroke="#222"' in svg
 
 
 def test_rift_show_writes_pages_from_files_and_stores(tmp_path: Path) -> None:
