@@ -17,7 +17,7 @@ app = typer.Typer(
 
 def _register() -> None:
     """Import command modules, each of which attaches its commands to `app`."""
-    from cli import cluster, data_commands, match, pipeline, report, selfplay, vectors
+    from cli import cluster, data_commands, match, pipeline, report, selfplay, show, vectors
 
     selfplay.register(app)
     vectors.register(app)
@@ -26,6 +26,7 @@ def _register() -> None:
     pipeline.register(app)
     report.register(app)
     match.register(app)
+    show.register(app)
 
 
 _register()

@@ -10,9 +10,8 @@ not exist yet (no rated model, no training) is listed as such, not drawn empty.
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -51,85 +50,29 @@ def registry_frames(data: DataConfig, board: str, players: int) -> tuple[pd.Data
     return ratings, models
 
 
-def _plot(out: Path, name: str, title: str, draw: Any) -> str:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    draw(ax)
-    if ax.get_xlabel() == "iteration":
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / f"{name}.png", dpi=110)
-    plt.close(fig)
-    return f"{name}.png"
+
+
+def report_data(data: DataConfig, board: str, players: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(games, ratings, models) of one config: what every plot is drawn from."""
+    ratings, models = registry_frames(data, board, players)
+    return game_frame(data, board, players), ratings, models
 
 
 def make_report(data: DataConfig, board: str, players: int, out: Path) -> dict[str, str]:
     """Write the PNGs and index.html into `out`; returns {plot: file or reason it is missing}."""
+    from viewer.plots import TITLES, make_plots
     out.mkdir(parents=True, exist_ok=True)
     config = config_key(board, players)
-    games = game_frame(data, board, players)
-    ratings, models = registry_frames(data, board, players)
+    games, ratings, models = report_data(data, board, players)
     made: dict[str, str] = {}
-
-    if ratings.empty:
-        made["ratings"] = "no rated models yet (evaluate phase)"
-    else:
-        def draw_ratings(ax: Any) -> None:
-            last = ratings.sort_values("seq").groupby(["model_id", "iteration"], as_index=False).last()
-            best = last.groupby("iteration")
-            top = best.apply(lambda g: g.loc[g["rating"].idxmax()], include_groups=False).reset_index()
-            band = top["uncertainty"].fillna(0) * 1.96
-            ax.plot(top["iteration"], top["rating"], marker="o")
-            ax.fill_between(top["iteration"], top["rating"] - band, top["rating"] + band, alpha=0.25)
-            ax.set_xlabel("iteration")
-            ax.set_ylabel("rating (95% band)")
-        made["ratings"] = _plot(out, "ratings", f"{config}: best rating per iteration", draw_ratings)
-
-    losses = pd.DataFrame([{"iteration": r["iteration"], **{k: v for k, v in json.loads(r["metrics"]).items()
-                                                            if "loss" in k and isinstance(v, (int, float))}}
-                           for _, r in models.iterrows()]) if not models.empty else pd.DataFrame()
-    if losses.empty or len(losses.columns) < 2:
-        made["losses"] = "no training metrics yet (train phase)"
-    else:
-        def draw_losses(ax: Any) -> None:
-            for col in (c for c in losses.columns if c != "iteration"):
-                series = losses.groupby("iteration")[col].mean()
-                ax.plot(series.index, series.values, marker="o", label=col)
-            ax.set_xlabel("iteration")
-            ax.legend()
-        made["losses"] = _plot(out, "losses", f"{config}: training losses", draw_losses)
-
-    if games.empty:
-        made["games_per_hour"] = made["seats"] = "no games yet"
-    else:
-        def draw_rate(ax: Any) -> None:
-            per = games.groupby(["host", pd.Grouper(key="created_at", freq="1h")]).size()
-            for host, series in per.groupby(level=0):
-                ax.plot(series.index.get_level_values(1), series.values, marker="o", label=str(host))
-            ax.set_ylabel("games per hour")
-            ax.legend(fontsize=7)
-        made["games_per_hour"] = _plot(out, "games_per_hour", f"{config}: games per hour per host", draw_rate)
-
-        def draw_seats(ax: Any) -> None:
-            tagged = games.dropna(subset=["iteration"])
-            by = tagged.groupby("iteration")
-            for seat in range(1, players + 1):
-                rate = by["winner"].apply(lambda w, s=seat: float((w == s).mean()))
-                ax.plot(rate.index, rate.values, marker="o", label=f"seat {seat} wins")
-            cap = by["hit_cap"].mean()
-            ax.plot(cap.index, cap.values, marker="x", linestyle="--", label="move-cap rate")
-            ax.set_xlabel("iteration")
-            ax.set_ylim(0, 1)
-            ax.legend(fontsize=7)
-        made["seats"] = _plot(out, "seats", f"{config}: seat win rates and move-cap rate", draw_seats)
-
-    items = "".join(f"<h2>{html.escape(k)}</h2>" + (f'<img src="{v}">' if v.endswith(".png")
-                                                     else f"<p>{html.escape(v)}</p>") for k, v in made.items())
+    for name, result in make_plots(config, players, games, ratings, models).items():
+        if isinstance(result, bytes):
+            (out / f"{name}.png").write_bytes(result)
+            made[name] = f"{name}.png"
+        else:
+            made[name] = result
+    items = "".join(f"<h2>{html.escape(TITLES[k])}</h2>" + (f'<img src="{v}" alt="{k}">' if v.endswith(".png")
+                                                           else f"<p>{html.escape(v)}</p>") for k, v in made.items())
     (out / "index.html").write_text(f"<!doctype html><title>{config}</title><h1>RingRift pipeline: {config}</h1>"
                                     f"<p>{len(games)} games, {len(models)} models.</p>{items}\n")
     return made
@@ -142,7 +85,7 @@ def report(
     = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default runs/report/<config>).")] = None,
 ) -> None:
-    """Plots of ratings, training losses, games per hour per host, seat win rates and move-cap rate."""
+    """Plots: learning curve (Elo with 95% CI), training losses, selfplay throughput, seat win rates, move-cap rate."""
     data = load_data_config(data_dir=data_dir)
     target = out or Path("runs") / "report" / config_key(board, players)
     made = make_report(data, board, players, target)

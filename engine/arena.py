@@ -139,10 +139,11 @@ def _play(job: _Job) -> GameResult:
 
 
 def play_seated(board: str, specs: Sequence[str], index: int, seed: int, players: Sequence[Player], *,
-                move_cap: int | None = None, opening_plies: int = 0) -> GameResult:
+                move_cap: int | None = None, opening_plies: int = 0, moves_out: list | None = None) -> GameResult:
     """Game `index` of a match of `specs` seeded `seed`, with `players` already built for its seats
     (seat k plays entrant seating(n, index)[k]): what every match runner shares, so a batched runner
-    (engine.nn.match) plays exactly the games, seatings and openings play_match would."""
+    (engine.nn.match) plays exactly the games, seatings and openings play_match would. `moves_out`, when
+    given, receives every move played (to record the game, e.g. for the game viewer)."""
     t0 = time.perf_counter()
     n = len(specs)
     seats = seating(n, index)
@@ -162,6 +163,8 @@ def play_seated(board: str, specs: Sequence[str], index: int, seed: int, players
         digest.update(f"{move.type}|{move.player}|{move.frm}|{move.to}|{move.target}|"
                       f"{move.count}|{move.option};".encode())
         apply_in_place(state, move)
+        if moves_out is not None:
+            moves_out.append(move)
         plies += 1
     winner = state.winner
     return GameResult(

@@ -133,7 +133,7 @@ def summary_markdown(summary: dict[str, Any], stale: dict[str, Any], leaderboard
     else:
         board += "No rated models yet for this config."
     see = (f"\n\nTables: `seat-win-rates`, `{artifact_key('leaderboard', summary['config'])}`, "
-           f"`{artifact_key('resources', summary['config'])}`. Plots: `rift report --board {summary['board']} "
+           f"`{artifact_key('resources', summary['config'])}`. Plots as files: `rift report --board {summary['board']} "
            f"--players {summary['players']}`.\n")
     return head + "\n" + "\n".join(lines) + "\n" + data + board + see
 
@@ -146,7 +146,8 @@ def publish(summary: dict[str, Any], data: DataConfig, error: str | None = None)
     stale = staleness(data, board, players, current)
     summary["staleness"] = stale
     leaderboard = leaderboard_rows(data, board, players)
-    create_markdown_artifact(summary_markdown(summary, stale, leaderboard, error),
+    from viewer.publish import iteration_visuals
+    create_markdown_artifact(summary_markdown(summary, stale, leaderboard, error) + iteration_visuals(summary, data),
                              key=artifact_key("iteration", config), description=f"iteration {current} of {config}")
     rows = seat_rows(data)
     if rows:

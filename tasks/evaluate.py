@@ -96,6 +96,7 @@ def run_evaluation(ctx: PhaseContext, upstream: list[str]) -> dict[str, Any]:
         cand_spec = deployed_spec(ctx.settings, cand["path"])
         matches: dict[str, Any] = {}
         new_games: list[list[Any]] = []
+        kept = False  # one of the candidate's games, recorded for the game viewer (viewer/evalgame.py)
         for name, spec, model_id in opponents:
             specs = _entrants(ctx.players, cand_spec, spec)
             names = [cand["id"]] + [name if ctx.players == 2 else f"{name}#{k}" for k in range(1, ctx.players)]
@@ -107,6 +108,12 @@ def run_evaluation(ctx: PhaseContext, upstream: list[str]) -> dict[str, Any]:
             else:
                 match = play_match(ctx.board, specs, ev.games, seed=seed, workers=1,
                                    move_cap=ctx.settings.selfplay.move_cap, opening_plies=2, factory=pipeline_player)
+                if not kept:
+                    from viewer.evalgame import keep_evaluation_game
+                    kept = keep_evaluation_game(
+                        pipeline_dir(cfg, ctx.config) / f"evaluate-i{ctx.iteration}-games.jsonl", ctx.board, specs,
+                        names, seed, match.games, factory=pipeline_player, move_cap=ctx.settings.selfplay.move_cap,
+                        opening_plies=2, game_id=f"eval-{ctx.config}-i{ctx.iteration}-vs-{name}")
             w, d, l = match.wdl(0, 1)
             score = match.score(0)
             matches[name] = {"opponent": name, "model": model_id, "games": len(match.games),
