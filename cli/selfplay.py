@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cli import output
 from engine.geometry import BOARD_TYPES
 from engine.selfplay import SelfplaySummary, play_games
 
-console = Console()
+console = output.console()
 
 
 def selfplay(
