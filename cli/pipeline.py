@@ -163,7 +163,10 @@ def _run(board: str, players: int, profile: str, number: int | None, phase: list
                           f"{home / 'prefect.db'} (log {server.log})")
         url = server.url if server is not None else str(api)
         alive = (lambda: server.proc is not None and server.proc.poll() is None) if server is not None else None
-        with ServerWatch(url, _server_gone, alive=alive,
+        def gone(message: str) -> None:  # after a stop signal the stop's own exit is under way
+            if not stop.requested:
+                _server_gone(message)
+        with ServerWatch(url, gone, alive=alive,
                          what="temporary Prefect server" if server is not None else "Prefect server"):
             for _ in range(iterations):
                 state = iteration(board, players, profile, number, phases=phase,

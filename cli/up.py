@@ -27,7 +27,8 @@ from typing import Annotated, Any
 import typer
 
 from cli import output
-from cli.prefect_home import PROFILE_NAME, is_active, profile_settings, use_project_home, user_profiles_path, write_profile
+from cli.prefect_home import (PROFILE_NAME, is_active, profile_settings, use_project_home, user_profiles_path,
+                              write_profile)
 from cli.prefect_server import healthy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -135,18 +136,25 @@ def continuous_off(board: Boards = None) -> None:
                   f"{', '.join(runs) or 'none'}")
 
 
-def _start_server(host: str, port: int, auth: str | None, logs: Path, env: dict[str, str]) -> subprocess.Popen:
+def _start_server(host: str, port: int, auth: str | None, logs: Path, env: dict[str, str],
+                  timeout_s: float) -> subprocess.Popen:
     url = f"http://{'127.0.0.1' if not is_loopback(host) else host}:{port}/api"
     console.print(f"starting Prefect server on {host}:{port} over {os.environ['PREFECT_HOME']}/prefect.db "
                   f"(log {logs / 'server.log'})" + ("; API authentication on" if auth else ""))
     server_env = {**env, **({"PREFECT_SERVER_API_AUTH_STRING": auth} if auth else {})}
     proc = _spawn([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", host,
                    "--port", str(port)], logs / "server.log", server_env)
-    deadline = time.monotonic() + 180
+    started = time.monotonic()
+    noted = False
     while not healthy(url):
-        if proc.poll() is not None or time.monotonic() > deadline:
+        waited = time.monotonic() - started
+        if proc.poll() is not None or waited > timeout_s:
             _stop([proc])
-            _fail(f"the Prefect server did not start on {host}:{port}; see {logs / 'server.log'}")
+            why = f"exit status {proc.returncode}" if waited <= timeout_s else f"no answer within {timeout_s:.0f} s"
+            _fail(f"the Prefect server did not start on {host}:{port} ({why}); see {logs / 'server.log'}")
+        if waited > 60 and not noted:  # a fresh database on a busy machine: minutes, not a failure
+            console.print(f"the server is still starting after {waited:.0f} s (waiting up to {timeout_s:.0f} s)")
+            noted = True
         time.sleep(0.5)
     return proc
 
@@ -159,6 +167,8 @@ def up(
                                                                   "it, run the worker against it) instead of "
                                                                   "starting one.")] = None,
     prefect_profile: Annotated[str, typer.Option(help="Prefect profile to create or update.")] = PROFILE_NAME,
+    start_timeout: Annotated[float, typer.Option(help="Seconds to wait for the server to answer (a fresh "
+                                                      "database on a busy machine takes minutes).")] = 900,
     pool: Annotated[str, typer.Option(help="Work pool this machine's worker serves.")] = "local",
     deploy: Annotated[bool, typer.Option(help="Register prefect.yaml's deployments.")] = True,
     pools: Annotated[Path | None, typer.Option(help="Work pools (default config/pools.yaml).")] = None,
@@ -202,7 +212,7 @@ def up(
             auth = auth_string(host)
         env = {**os.environ, "PREFECT_API_URL": api, **({"PREFECT_API_AUTH_STRING": auth} if auth else {})}
         if not api_url:
-            procs.append(_start_server(host, port, auth, logs, env))
+            procs.append(_start_server(host, port, auth, logs, env, start_timeout))
         from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
         from tasks.limits import ensure_pools, ensure_zombie_automation

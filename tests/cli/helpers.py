@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import http.server
-import os
 import socket
 import subprocess
 import threading
@@ -71,4 +70,3 @@ def os_pids_named(parent: int, needle: str) -> list[int]:
     return found
 
 
-__all__ = ["REPO", "clean_env", "free_port", "health_server", "os_pids_named", "shell", "os"]
