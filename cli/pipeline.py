@@ -29,7 +29,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli import output
-from cli.guards import ConfigLocked, ServerWatch, config_lock
+from cli.guards import ConfigLocked, ServerWatch, config_lock, probe
 from cli.prefect_home import use_project_home
 from cli.prefect_server import prefect_api
 from cli.stopping import StopSignals, signal_name, stop_children
@@ -229,6 +229,10 @@ def iterate(
             if dry_run:
                 return
             api = _api_url()  # before a temporary server is started: links only to a server that stays
+            if api and probe(api, timeout=60) == "refused":  # a slow answer is not a dead server
+                source = "PREFECT_API_URL" if os.environ.get("PREFECT_API_URL") else "the active Prefect profile"
+                _fail(f"the Prefect server {api} (from {source}) does not answer: start it (`rift up`), or run "
+                      "on a temporary local server (`prefect profile use default`, or unset PREFECT_API_URL)")
             try:
                 lock = config_lock(data.data_dir.resolve(), ctx.config)
                 lock.__enter__()

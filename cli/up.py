@@ -29,6 +29,7 @@ import typer
 from cli import output
 from cli.prefect_home import (PROFILE_NAME, is_active, profile_settings, use_project_home, user_profiles_path,
                               write_profile)
+from cli.guards import probe
 from cli.prefect_server import healthy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -205,7 +206,7 @@ def up(
                 _fail(f"--api-url {api} does not answer its health check ({api}/health)")
         else:
             api = f"http://{host if is_loopback(host) else '127.0.0.1'}:{port}/api"
-            if healthy(api):
+            if probe(api, timeout=30) != "refused":  # something listens there, answering or busy
                 _fail(f"a Prefect server already answers at {api}, and this `rift up` did not start it (another "
                       f"checkout's, an earlier `rift up`, or a stranger's): stop it, choose another --port, or "
                       f"deploy into it on purpose with --api-url {api}")

@@ -2,6 +2,7 @@
 a server it did not start (issue 16, must-show 5); `--dry-run` starts no server (issue 17)."""
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.guards import ConfigLocked, ServerWatch, config_lock
+from cli.guards import ConfigLocked, ServerWatch, config_lock, probe
 from cli.main import app
 from cli.prefect_server import TemporaryServer
 
@@ -108,3 +109,40 @@ def test_tables_stay_readable_outside_a_terminal(tmp_path: Path) -> None:
     for column in ("config", "iteration", "status_reason", "parent_id", "created_at"):
         assert f" {column} " in header, header
     assert "…" not in result.output
+
+
+def test_rift_iterate_names_a_configured_server_that_does_not_answer(tmp_path: Path, monkeypatch) -> None:
+    """The active profile (or PREFECT_API_URL) names a server that is down: say so at once, before any
+    phase, rather than retrying it."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    with health_server() as (url, server):
+        server.shutdown()
+        server.server_close()
+    monkeypatch.setattr(TemporaryServer, "start", lambda *a, **k: pytest.fail("started a Prefect server"))
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        result = runner.invoke(app, ["iterate", "--profile", "tiny", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert f"the Prefect server {url} (from the active Prefect profile) does not answer" in result.output
+    assert "rift up" in result.output
+
+
+def test_a_busy_server_is_not_taken_for_a_dead_one() -> None:
+    """Connections accepted but not answered (a starved server on a loaded machine): not dead after
+    dead_after_s, only after slow_after_s."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)  # the kernel accepts connections; nobody ever answers them
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/api"
+    messages: list[str] = []
+    fired = threading.Event()
+    try:
+        assert probe(url, timeout=0.5) == "slow"
+        with ServerWatch(url, lambda m: (messages.append(m), fired.set()), dead_after_s=0.1, poll_s=0.1,
+                         slow_after_s=3600):
+            assert not fired.wait(3), messages
+        with ServerWatch(url, lambda m: (messages.append(m), fired.set()), dead_after_s=0.1, poll_s=0.1,
+                         slow_after_s=0.5):
+            assert fired.wait(120)
+        assert f"no answer from {url}/health" in messages[0]
+    finally:
+        listener.close()

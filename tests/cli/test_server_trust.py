@@ -22,8 +22,9 @@ pytestmark = pytest.mark.slow
 
 
 def isolated_env(tmp_path: Path) -> dict[str, str]:
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "900",
-           "PREFECT_PROFILES_PATH": str(tmp_path / "profiles.toml")}
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"),
+           "PREFECT_PROFILES_PATH": str(tmp_path / "profiles.toml"),
+           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "900"}  # a loaded machine: minutes, not a failure
     for key in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING", "PREFECT_PROFILE"):
         env.pop(key, None)
     return env
