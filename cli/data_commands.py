@@ -14,15 +14,15 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cli import output
 from infra.data_config import DataConfig, load_data_config
 from infra.errors import CorruptDataError, corrupt_database
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+console = output.console()
+err_console = output.console(stderr=True, soft_wrap=True)
 
 models_app = typer.Typer(help="Model registry: list, inspect, pick the best, deprecate, trace lineage.",
                          no_args_is_help=True)

@@ -17,13 +17,14 @@ app = typer.Typer(
 
 def _register() -> None:
     """Import command modules, each of which attaches its commands to `app`."""
-    from cli import cluster, data_commands, match, pipeline, report, selfplay, show, vectors
+    from cli import cluster, data_commands, match, pipeline, report, selfplay, show, up, vectors
 
     selfplay.register(app)
     vectors.register(app)
     data_commands.register(app)
     cluster.register(app)
     pipeline.register(app)
+    up.register(app)
     report.register(app)
     match.register(app)
     show.register(app)

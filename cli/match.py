@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cli import output
 from engine.arena import MatchResult, play_match
 from engine.geometry import BOARD_TYPES
 from engine.ratings import RatingPool, Sprt, format_elo
 
-console = Console()
+console = output.console()
 
 
 def parse_sprt(text: str | None) -> Sprt | None:

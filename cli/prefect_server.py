@@ -39,10 +39,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def healthy(url: str) -> bool:
-    """True when the Prefect API at `url` answers its health check."""
+def healthy(url: str, timeout: float = 2.0) -> bool:
+    """True when the Prefect API at `url` answers its health check (unauthenticated in Prefect)."""
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as resp:
             return resp.status == 200
     except OSError:
         return False

@@ -15,11 +15,11 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.console import Console
 
+from cli import output
 from infra.data_config import DataConfig, config_key, load_data_config
 
-console = Console()
+console = output.console()
 
 
 def game_frame(data: DataConfig, board: str, players: int) -> pd.DataFrame:

@@ -7,19 +7,19 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cli import output
 from engine.files import write_atomic
 from engine.geometry import BOARD_TYPES
 from engine.selfplay import SelfplaySummary, play_games
 from infra.errors import CorruptDataError, DiskFullError, is_disk_full
 from infra.record_file import RecordFile
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+console = output.console()
+err_console = output.console(stderr=True, soft_wrap=True)
 
 
 def selfplay(

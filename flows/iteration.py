@@ -114,7 +114,21 @@ def execute(plan: Plan, ctx: PhaseContext, data: DataConfig, publish_artifacts: 
     return summary
 
 
-@flow(name="iteration", flow_run_name="{board}-{players}p-{profile}", log_prints=True, persist_result=True)
+def _run_name() -> str:
+    """`hex8_2p-i3-tiny`: config, iteration number and profile, so runs are told apart in the UI."""
+    from prefect.runtime import flow_run
+    params = flow_run.parameters
+    config = f"{params['board']}_{params.get('players', 2)}p"
+    number = params.get("iteration")
+    if number is None:
+        try:
+            number = next_iteration(load_data_config(data_dir=params.get("data_dir")), config)
+        except Exception:  # noqa: BLE001 - a name must never fail the run; the flow reports the real error
+            number = "next"
+    return f"{config}-i{number}-{params.get('profile', 'default')}"
+
+
+@flow(name="iteration", flow_run_name=_run_name, log_prints=True, persist_result=True)
 def iteration(board: str, players: int = 2, profile: str = "default", iteration: int | None = None,
               phases: list[str] | None = None, data_dir: str | None = None, pipeline_config: str | None = None,
               pools_config: str | None = None, local: bool = False, selfplay_engine: str | None = None

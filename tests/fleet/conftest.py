@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import getpass
 import os
-import shutil
+import secrets
 import socket
 import subprocess
 import sys
@@ -25,18 +25,22 @@ import yaml
 SSHD = "/usr/sbin/sshd"
 LOOPBACK = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[2]
+# Worker checks fall back to a machine-wide process scan for `prefect ... worker ... POOL`: pool names that
+# only this test session uses keep it from finding the workers and probes of other checkouts' tests.
+RUN_TAG = f"t{os.getpid()}x{secrets.token_hex(3)}"
+
+
+def unique_pool(name: str) -> str:
+    """`name` made unique to this test session (see RUN_TAG)."""
+    return f"{name}-{RUN_TAG}"
 
 
 def _ensure_sshd() -> None:
-    """Install Debian's openssh-server if missing and possible; skip only if it cannot be."""
-    if os.path.exists(SSHD):
-        return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run("apt-get update -qq && apt-get install -y -qq openssh-server", shell=True, env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    """Skip, saying how to install it, when OpenSSH's server is missing: tests never install system
+    packages (.ci/run does, announced)."""
     if not os.path.exists(SSHD):
-        pytest.skip("OpenSSH server cannot be installed here (no /usr/sbin/sshd; apt-get install openssh-server failed)")
+        pytest.skip(f"OpenSSH server not installed (no {SSHD}): `apt-get install openssh-server` "
+                    "(.ci/run installs it) to run the fleet tests")
 
 
 def free_port() -> int:
@@ -176,7 +180,7 @@ def host_entry(port: int, keys: dict[str, Path], data_dir: Path, **over: Any) ->
         "memory_gb": 16,
         "cpus": 2,
         "role": "selfplay",
-        "work_pool": "local",
+        "work_pool": unique_pool("local"),
     }
     entry.update(over)
     return entry

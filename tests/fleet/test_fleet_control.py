@@ -15,7 +15,7 @@ from infra.cluster import Cluster
 from infra.health import worker_pid_file
 from infra.hosts import load_fleet, parse_fleet
 
-from .conftest import SshServer, host_entry
+from .conftest import SshServer, host_entry, unique_pool
 
 runner = CliRunner()
 FAKE_WORKER = "sh -c 'echo \"worker pool=$0 host=$1\"; exec sleep 300' {pool} {host}"
@@ -35,15 +35,16 @@ def alive(pid: int) -> bool:
 @pytest.mark.slow
 def test_start_and_stop_workers_per_pool(sshd: Callable[..., SshServer], write_hosts, ssh_keys, tmp_path: Path) -> None:
     a, b = sshd(), sshd()
+    gh200, vast = unique_pool("gh200"), unique_pool("vast-5090")
     hosts = {
-        "alpha": host_entry(a.port, ssh_keys, tmp_path / "alpha", work_pool="gh200"),
-        "beta": host_entry(b.port, ssh_keys, tmp_path / "beta", work_pool="vast-5090"),
+        "alpha": host_entry(a.port, ssh_keys, tmp_path / "alpha", work_pool=gh200),
+        "beta": host_entry(b.port, ssh_keys, tmp_path / "beta", work_pool=vast),
     }
     path = write_hosts(hosts, worker_command=FAKE_WORKER, health={"require_worker": True})
     result = rift("cluster", "start-workers", "--hosts", str(path))
     assert result.exit_code == 0, result.output
     pids = {}
-    for name, pool in (("alpha", "gh200"), ("beta", "vast-5090")):
+    for name, pool in (("alpha", gh200), ("beta", vast)):
         pid_file = Path(worker_pid_file(tmp_path / name, pool))
         pids[name] = int(pid_file.read_text())
         assert alive(pids[name])

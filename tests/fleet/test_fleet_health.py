@@ -20,7 +20,7 @@ from infra.health import (
 )
 from infra.hosts import HealthSettings
 
-from .conftest import LOOPBACK, REPO, free_port
+from .conftest import LOOPBACK, REPO, free_port, unique_pool
 
 
 def make_store(data_dir: Path, name: str, games: int) -> None:
@@ -39,7 +39,7 @@ def snap(**over) -> Snapshot:
 
 def test_local_snapshot_measures_this_machine(tmp_path: Path) -> None:
     make_store(tmp_path, "square8_2p", 3)
-    s = local_snapshot(tmp_path, pool="local", cpu_interval=0.05)
+    s = local_snapshot(tmp_path, pool=unique_pool("local"), cpu_interval=0.05)
     assert 0 <= s.cpu_pct <= 100 and 0 < s.mem_pct < 100 and 0 < s.disk_pct < 100 and s.disk_free_gb > 0
     assert s.games == {"square8_2p": 3} and s.games_total == 3 and s.database.ok
     if not s.gpus:  # this machine: no NVIDIA GPU is a normal state, not an error
@@ -110,20 +110,21 @@ def test_unreadable_game_store_is_unhealthy(tmp_path: Path) -> None:
 
 
 def test_worker_alive_from_pid_file(tmp_path: Path) -> None:
-    assert not worker_info(tmp_path, "gh200").running
+    pool = unique_pool("gh200")  # no other checkout's worker or probe has it in its command line
+    assert not worker_info(tmp_path, pool).running
     proc = subprocess.Popen(["sleep", "30"])
     try:
-        pid_file = Path(worker_pid_file(tmp_path, "gh200"))
+        pid_file = Path(worker_pid_file(tmp_path, pool))
         pid_file.parent.mkdir(parents=True)
         pid_file.write_text(f"{proc.pid}\n")
-        info = worker_info(tmp_path, "gh200")
+        info = worker_info(tmp_path, pool)
         assert info.running and info.pid == proc.pid
         report = evaluate(snap(worker=info), HealthSettings())
         assert report.status is Health.HEALTHY
     finally:
         proc.kill()
         proc.wait()
-    info = worker_info(tmp_path, "gh200")
+    info = worker_info(tmp_path, pool)
     assert not info.running
     report = evaluate(snap(worker=info), HealthSettings(require_worker=True))
     assert report.status is Health.DEGRADED and "worker not running" in report.reason

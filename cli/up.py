@@ -1,0 +1,259 @@
+"""`rift up` and `rift continuous`: a Prefect server for this checkout, its work pools, deployments and worker.
+
+`rift up` starts a Prefect server over the project-local home `.prefect/` (cli/prefect_home.py),
+creates the work pools and limits, deploys prefect.yaml, runs a worker for the local pool, and
+writes the Prefect profile `ringrift` (API URL, home, settings) so that `prefect ...` and `rift ...`
+in any new shell reach it after `prefect profile use ringrift`.
+
+Trust: it deploys only into a server it started itself, or into the one named with `--api-url`; a
+server already answering on the port is refused (another checkout's, or a stranger's). Listening
+beyond loopback (`--host 0.0.0.0`) turns Prefect's API authentication on (PREFECT_SERVER_API_AUTH_STRING,
+else a generated `rift:<token>` kept in `<home>/api-auth`, readable by its owner only).
+`rift up --continuous` (or `rift continuous on` against a running server) also turns on continuous
+mode (flows/continuous.py); `rift continuous off` turns it off.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli import output
+from cli.prefect_home import (PROFILE_NAME, is_active, profile_settings, use_project_home, user_profiles_path,
+                              write_profile)
+from cli.guards import probe
+from cli.prefect_server import healthy
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+console = output.console()
+err = output.console(stderr=True, soft_wrap=True)
+
+Boards = Annotated[list[str] | None, typer.Option("--board", help="Board for continuous mode (repeatable; "
+                                                                   "default hex8).")]
+Players = Annotated[int, typer.Option("--players", min=2, max=4)]
+Profile = Annotated[str, typer.Option(help="Profile of config/pipeline.yaml for the selfplay loops.")]
+Batches = Annotated[int | None, typer.Option(min=1, help="Stop each selfplay loop after this many batches "
+                                                        "(default: run until `rift continuous off`).")]
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def auth_string(host: str) -> str | None:
+    """The server's auth string: PREFECT_SERVER_API_AUTH_STRING when set; beyond loopback without it, the one
+    kept in `<home>/api-auth` (generated on first use, mode 0600); on loopback without it, none."""
+    given = os.environ.get("PREFECT_SERVER_API_AUTH_STRING")
+    if given or is_loopback(host):
+        return given or None
+    path = Path(os.environ["PREFECT_HOME"]) / "api-auth"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(f"rift:{secrets.token_urlsafe(24)}\n")
+    return path.read_text().strip()
+
+
+def _spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in reversed(procs):
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _continuous_on(boards: list[str], players: int, profile: str, batches: int | None) -> None:
+    """Turn the triggers of `boards` on and start one selfplay loop per board (not waited on)."""
+    from prefect.deployments import run_deployment
+
+    from tasks.limits import set_continuous_triggers
+    try:
+        names = set_continuous_triggers(boards, True)
+    except ValueError as exc:
+        _fail(str(exc))
+    console.print(f"continuous triggers on: {', '.join(names)}")
+    params: dict[str, Any] = {"players": players, "profile": profile} | ({"batches": batches} if batches else {})
+    for board in boards:
+        run = run_deployment(f"continuous-selfplay/{board}", parameters=params, timeout=0)
+        console.print(f"selfplay loop {run.name} scheduled (continuous-selfplay/{board}, {players} players, "
+                      f"profile {profile}); training starts every 2nd batch, evaluation on each new model")
+
+
+def _need_server() -> None:
+    use_project_home()
+    from prefect.settings import PREFECT_API_URL
+    if not PREFECT_API_URL.value():
+        _fail("continuous mode needs a Prefect server: run `rift up --continuous`, then "
+              f"`prefect profile use {PROFILE_NAME}` (or set PREFECT_API_URL)")
+
+
+def continuous_on(board: Boards = None, players: Players = 2, profile: Profile = "default",
+                  batches: Batches = None) -> None:
+    """Continuous mode on: training and evaluation triggers of the boards, and a selfplay loop each."""
+    _need_server()
+    _continuous_on(board or ["hex8"], players, profile, batches)
+
+
+def continuous_off(board: Boards = None) -> None:
+    """Continuous mode off: triggers off, selfplay loops cancelled (a running training or evaluation
+    finishes)."""
+    _need_server()
+    from tasks.limits import cancel_continuous_selfplay, set_continuous_triggers
+    boards = board or ["square8", "square19", "hex8", "hexagonal"]
+    try:
+        names = set_continuous_triggers(boards, False)
+    except ValueError as exc:
+        _fail(str(exc))
+    runs = cancel_continuous_selfplay(boards)
+    console.print(f"continuous triggers off: {', '.join(names)}\nselfplay loops cancelled: "
+                  f"{', '.join(runs) or 'none'}")
+
+
+def _start_server(host: str, port: int, auth: str | None, logs: Path, env: dict[str, str],
+                  timeout_s: float) -> subprocess.Popen:
+    url = f"http://{'127.0.0.1' if not is_loopback(host) else host}:{port}/api"
+    console.print(f"starting Prefect server on {host}:{port} over {os.environ['PREFECT_HOME']}/prefect.db "
+                  f"(log {logs / 'server.log'})" + ("; API authentication on" if auth else ""))
+    server_env = {**env, **({"PREFECT_SERVER_API_AUTH_STRING": auth} if auth else {})}
+    proc = _spawn([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", host,
+                   "--port", str(port)], logs / "server.log", server_env)
+    started = time.monotonic()
+    noted = False
+    while not healthy(url):
+        waited = time.monotonic() - started
+        if proc.poll() is not None or waited > timeout_s:
+            _stop([proc])
+            why = f"exit status {proc.returncode}" if waited <= timeout_s else f"no answer within {timeout_s:.0f} s"
+            _fail(f"the Prefect server did not start on {host}:{port} ({why}); see {logs / 'server.log'}")
+        if waited > 60 and not noted:  # a fresh database on a busy machine: minutes, not a failure
+            console.print(f"the server is still starting after {waited:.0f} s (waiting up to {timeout_s:.0f} s)")
+            noted = True
+        time.sleep(0.5)
+    return proc
+
+
+def up(
+    port: Annotated[int, typer.Option(help="Port of the Prefect server to start.")] = 4200,
+    host: Annotated[str, typer.Option(help="Address the server listens on. Beyond loopback (e.g. 0.0.0.0) "
+                                           "the API requires authentication.")] = "127.0.0.1",
+    api_url: Annotated[str | None, typer.Option("--api-url", help="Use this running Prefect server (deploy into "
+                                                                  "it, run the worker against it) instead of "
+                                                                  "starting one.")] = None,
+    prefect_profile: Annotated[str, typer.Option(help="Prefect profile to create or update.")] = PROFILE_NAME,
+    start_timeout: Annotated[float, typer.Option(help="Seconds to wait for the server to answer (a fresh "
+                                                      "database on a busy machine takes minutes).")] = 900,
+    pool: Annotated[str, typer.Option(help="Work pool this machine's worker serves.")] = "local",
+    deploy: Annotated[bool, typer.Option(help="Register prefect.yaml's deployments.")] = True,
+    pools: Annotated[Path | None, typer.Option(help="Work pools (default config/pools.yaml).")] = None,
+    logs: Annotated[Path, typer.Option(help="Folder for the server's and worker's logs.")] = Path("data/logs"),
+    continuous: Annotated[bool, typer.Option("--continuous", help="Also turn on continuous mode for --board.")]
+    = False,
+    board: Boards = None,
+    players: Players = 2,
+    profile: Profile = "default",
+    batches: Batches = None,
+) -> None:
+    """Start a Prefect server for this checkout (or use --api-url's), create the work pools and limits,
+    deploy prefect.yaml (continuous triggers off), run a worker and write the Prefect profile; with
+    --continuous, also turn on continuous mode for the boards. Ctrl-C stops what this command started."""
+    profiles_path = user_profiles_path()
+    use_project_home()
+    from infra.pipeline_config import PipelineConfigError, load_pools_config
+    try:
+        pools_cfg = load_pools_config(pools)
+    except PipelineConfigError as exc:
+        _fail(str(exc))
+    if pool not in pools_cfg.pools:
+        _fail(f"pool {pool!r} is not in {pools_cfg.source} (pools: {', '.join(pools_cfg.pools)})")
+    logs = logs.resolve()
+    procs: list[subprocess.Popen] = []
+    # `kill`, a closed terminal or a service manager stop this command like Ctrl-C does, so the
+    # server and worker it started never outlive it.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
+    try:
+        if api_url:
+            api, auth = api_url.rstrip("/"), os.environ.get("PREFECT_API_AUTH_STRING")
+            if not healthy(api):
+                _fail(f"--api-url {api} does not answer its health check ({api}/health)")
+        else:
+            api = f"http://{host if is_loopback(host) else '127.0.0.1'}:{port}/api"
+            if probe(api, timeout=30) != "refused":  # something listens there, answering or busy
+                _fail(f"a Prefect server already answers at {api}, and this `rift up` did not start it (another "
+                      f"checkout's, an earlier `rift up`, or a stranger's): stop it, choose another --port, or "
+                      f"deploy into it on purpose with --api-url {api}")
+            auth = auth_string(host)
+        env = {**os.environ, "PREFECT_API_URL": api, **({"PREFECT_API_AUTH_STRING": auth} if auth else {})}
+        if not api_url:
+            procs.append(_start_server(host, port, auth, logs, env, start_timeout))
+        from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+
+        from tasks.limits import ensure_pools, ensure_zombie_automation
+        client = {PREFECT_API_URL: api, **({PREFECT_API_AUTH_STRING: auth} if auth else {})}
+        with temporary_settings(updates=client):
+            made = ensure_pools(pools_cfg)
+            ensure_zombie_automation()
+        console.print(f"work pools: {', '.join(made)}; runs whose worker dies are marked Crashed after 90 s")
+        if deploy:
+            out = subprocess.run([str(Path(sys.executable).parent / "prefect"), "--no-prompt", "deploy", "--all"],
+                                 cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+            if out.returncode != 0:
+                _fail(f"prefect deploy failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+            console.print(f"deployed {out.stdout.count('successfully created')} deployments from prefect.yaml")
+        procs.append(_spawn([str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", pool],
+                            logs / f"worker-{pool}.log", {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", **env}))
+        if continuous:
+            with temporary_settings(updates=client):
+                _continuous_on(board or ["hex8"], players, profile, batches)
+        written = write_profile(prefect_profile, profile_settings(api, auth, profiles_path), profiles_path)
+        use = "it is the active profile" if is_active(prefect_profile, written) else \
+            f"use it in every shell from now on: prefect profile use {prefect_profile}"
+        console.print(f"Prefect profile {prefect_profile!r} written to {written} (API {api}, home "
+                      f"{os.environ['PREFECT_HOME']}{', auth string' if auth else ''}); {use}")
+        console.print(f"worker for pool {pool} running (log {logs / f'worker-{pool}.log'})\n"
+                      f"UI: {api.removesuffix('/api')}   try: prefect deployment run iteration/hex8 -p profile=tiny\n"
+                      "Ctrl-C stops the worker" + (" and the server" if not api_url else ""), soft_wrap=True)
+        while all(p.poll() is None for p in procs):
+            time.sleep(1)
+        _fail("a process stopped unexpectedly; see the logs in " + str(logs))
+    except KeyboardInterrupt:
+        console.print("stopping")
+    finally:
+        _stop(procs)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)
+    group = typer.Typer(help="Continuous mode: selfplay without a barrier, training and evaluation on events.",
+                        no_args_is_help=True)
+    group.command("on")(continuous_on)
+    group.command("off")(continuous_off)
+    app.add_typer(group, name="continuous")
