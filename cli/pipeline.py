@@ -15,7 +15,7 @@ from the UI or `prefect deployment run`.
 `rift up --continuous` (or `rift continuous on` against a running server) also
 turns on continuous mode (flows/continuous.py): the training and evaluation
 triggers of the boards named, and a selfplay loop per board; `rift continuous
-off` turns the triggers off and cancels the selfplay loops.
+off` drains it (cli/continuous.py).
 
 Prefect is imported inside the commands: other `rift` commands stay fast.
 """
@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cli.continuous import Batches, Boards, Profile
 from cli.prefect_server import healthy as _healthy
 from cli.prefect_server import prefect_api
 from cli.stopping import StopSignals, signal_name, stop_children
@@ -253,58 +254,6 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-Boards = Annotated[list[str] | None, typer.Option("--board", help="Board for continuous mode (repeatable; "
-                                                                   "default hex8).")]
-Profile = Annotated[str, typer.Option(help="Profile of config/pipeline.yaml for the selfplay loops.")]
-Batches = Annotated[int | None, typer.Option(min=1, help="Stop each selfplay loop after this many batches "
-                                                        "(default: run until `rift continuous off`).")]
-
-
-def _continuous_on(boards: list[str], players: int, profile: str, batches: int | None) -> None:
-    """Turn the triggers of `boards` on and start one selfplay loop per board (not waited on)."""
-    from prefect.deployments import run_deployment
-
-    from tasks.limits import set_continuous_triggers
-    try:
-        names = set_continuous_triggers(boards, True)
-    except ValueError as exc:
-        _fail(str(exc))
-    console.print(f"continuous triggers on: {', '.join(names)}")
-    params: dict[str, Any] = {"players": players, "profile": profile} | ({"batches": batches} if batches else {})
-    for board in boards:
-        run = run_deployment(f"continuous-selfplay/{board}", parameters=params, timeout=0)
-        console.print(f"selfplay loop {run.name} scheduled (continuous-selfplay/{board}, {players} players, "
-                      f"profile {profile}); training starts every 2nd batch, evaluation on each new model")
-
-
-def _need_server() -> None:
-    _prefect_env()
-    if not _api_url():
-        _fail("continuous mode needs a Prefect server: run `rift up --continuous`, or set PREFECT_API_URL")
-
-
-def continuous_on(board: Boards = None, players: Players = 2, profile: Profile = "default",
-                  batches: Batches = None) -> None:
-    """Continuous mode on: training and evaluation triggers of the boards, and a selfplay loop each."""
-    _need_server()
-    _continuous_on(board or ["hex8"], players, profile, batches)
-
-
-def continuous_off(board: Boards = None) -> None:
-    """Continuous mode off: triggers off, selfplay loops cancelled (a running training or evaluation
-    finishes)."""
-    _need_server()
-    from tasks.limits import cancel_continuous_selfplay, set_continuous_triggers
-    boards = board or ["square8", "square19", "hex8", "hexagonal"]
-    try:
-        names = set_continuous_triggers(boards, False)
-    except ValueError as exc:
-        _fail(str(exc))
-    runs = cancel_continuous_selfplay(boards)
-    console.print(f"continuous triggers off: {', '.join(names)}\nselfplay loops cancelled: "
-                  f"{', '.join(runs) or 'none'}")
-
-
 def up(
     port: Annotated[int, typer.Option(help="Port of the Prefect server (loopback).")] = 4200,
     pool: Annotated[str, typer.Option(help="Work pool this machine's worker serves.")] = "local",
@@ -366,7 +315,8 @@ def up(
         if continuous:
             from prefect.settings import PREFECT_API_URL, temporary_settings
             with temporary_settings(updates={PREFECT_API_URL: api}):
-                _continuous_on(board or ["hex8"], players, profile, batches)
+                from cli.continuous import start
+                start(board or ["hex8"], players, profile, batches)
         console.print(f"worker for pool {pool} running (log {logs / f'worker-{pool}.log'})\n"
                       f"UI: {api.removesuffix('/api')}   try: prefect deployment run iteration/hex8 -p profile=tiny\n"
                       "Ctrl-C stops the worker" + (" and the server" if len(procs) > 1 else ""))
@@ -384,6 +334,6 @@ def register(app: typer.Typer) -> None:
     app.command("up")(up)
     group = typer.Typer(help="Continuous mode: selfplay without a barrier, training and evaluation on events.",
                         no_args_is_help=True)
-    group.command("on")(continuous_on)
-    group.command("off")(continuous_off)
+    from cli.continuous import register as continuous_commands
+    continuous_commands(group)
     app.add_typer(group, name="continuous")
