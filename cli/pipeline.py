@@ -266,6 +266,10 @@ def up(
     players: Players = 2,
     profile: Profile = "default",
     batches: Batches = None,
+    database: Annotated[str, typer.Option(
+        "--database", help="Database of the server this command starts: sqlite (default, embedded) or postgres "
+                           "(a private PostgreSQL cluster under data/postgres, started and stopped with it; "
+                           "docs/fleet.md says when).")] = "sqlite",
 ) -> None:
     """Start a local Prefect server (unless PREFECT_API_URL answers), create the work pools and limits,
     deploy prefect.yaml (continuous triggers off) and run a worker; with --continuous, also turn on
@@ -282,6 +286,9 @@ def up(
     env = {**os.environ, "PREFECT_API_URL": api}
     bin_dir = Path(sys.executable).parent
     procs: list[subprocess.Popen] = []
+    postgres = None  # -- issue 18: --database postgres (infra/postgres.py) --
+    if database not in ("sqlite", "postgres"):
+        _fail(f"--database {database!r}: choose sqlite or postgres")
     # `kill`, a closed terminal or a service manager stop this command like Ctrl-C does, so the
     # server and worker it started never outlive it.
     for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -290,6 +297,8 @@ def up(
         if not _healthy(api):
             if "PREFECT_API_URL" in os.environ:
                 _fail(f"PREFECT_API_URL={api} does not answer; unset it to start a local server")
+            if database == "postgres":
+                postgres = _start_postgres(logs.parent / "postgres", env)
             console.print(f"starting Prefect server on 127.0.0.1:{port} (log {logs / 'server.log'})")
             procs.append(_spawn([str(bin_dir / "prefect"), "server", "start", "--host", "127.0.0.1",
                                  "--port", str(port)], logs / "server.log", env))
@@ -327,6 +336,20 @@ def up(
         console.print("stopping")
     finally:
         _stop(procs)
+        if postgres is not None:
+            postgres.stop()
+
+
+def _start_postgres(root: Path, env: dict[str, str]) -> Any:
+    """Start the project's PostgreSQL cluster in `root` and point the server's environment at it."""
+    from infra.postgres import PostgresCluster, PostgresError
+    cluster = PostgresCluster(root, port=int(os.environ.get("RIFT_POSTGRES_PORT", "54329")))
+    try:
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = cluster.start()
+    except PostgresError as exc:
+        _fail(f"--database postgres: {exc}")
+    console.print(f"PostgreSQL for the Prefect server on 127.0.0.1:{cluster.port} (cluster {cluster.data})")
+    return cluster
 
 
 def register(app: typer.Typer) -> None:

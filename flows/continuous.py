@@ -85,12 +85,13 @@ def selfplay_loop(board: str, players: int = 2, profile: str = "default", batche
     After each batch: `rift.games.added` with the batch's new games and the games stored since the
     last training, and a training queued when those reach `train_every` (default: two batches' worth;
     0: never) and none is alive. `publish` exports each batch for the trainer's sync (a worker with its
-    own data folder, e.g. on a GPU pool; the trainer's ledger then decides, so it queues nothing).
+    own data folder, e.g. on a GPU pool): it then counts the games it published since it last queued one.
     """
     from tasks.continuous_control import continuous_enabled, request_training
     from tasks.selfplay import selfplay
     logger = get_run_logger()
     played = added = trainings = 0
+    published: int | None = 0 if publish else None  # games published since this loop last queued a training
     while batches is None or played < batches:
         if not continuous_enabled(board):
             logger.info("continuous mode is off for %s: the selfplay loop stops after %d batches", board, played)
@@ -105,8 +106,9 @@ def selfplay_loop(board: str, players: int = 2, profile: str = "default", batche
         logger.info("batch %d of %s (iteration %d): %d new games, %d since the last training", ctx.batch,
                     ctx.config, ctx.iteration, result["inserted"], since)
         every = TRAIN_EVERY_BATCHES * ctx.settings.selfplay.games if train_every is None else train_every
-        if every > 0 and not publish and request_training(data, board, players, profile, every):
-            trainings += 1
+        published = published + result["inserted"] if publish else None  # the trainer's ledger is elsewhere
+        if every > 0 and request_training(data, board, players, profile, every, new=published):
+            trainings, published = trainings + 1, 0 if publish else None
     return {"config": config_key(board, players), "batches": played, "games": added, "trainings": trainings}
 
 

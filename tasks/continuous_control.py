@@ -79,14 +79,16 @@ def flow_name_of(run: Any) -> str:
     return "continuous-?"
 
 
-def request_training(data: DataConfig, board: str, players: int, profile: str, train_every: int) -> str | None:
+def request_training(data: DataConfig, board: str, players: int, profile: str, train_every: int,
+                     new: int | None = None) -> str | None:
     """Queue one `continuous-train/<board>` run when `train_every` games arrived since the last training
-    and no training of the config is alive; returns the new run's name, else None."""
+    (`new`: the caller's own count, for a loop that publishes to a trainer elsewhere) and no training of
+    the config is alive; returns the new run's name, else None."""
     from prefect.deployments import run_deployment
     from prefect.exceptions import ObjectNotFound
     config = config_key(board, players)
     with locked_ledger(data, config) as ledger:
-        new = untrained(data, board, players)[2]
+        new = untrained(data, board, players)[2] if new is None else new
         if new < train_every or not continuous_enabled(board):
             return None
         alive = [r for r in continuous_runs([board], ("continuous-train",))
