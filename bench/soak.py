@@ -103,8 +103,8 @@ def soak(minutes: float, database: str, loops: int, board: str, profile: str, tr
                           stderr=subprocess.STDOUT, start_new_session=True)
 
     def rift(*args: str, timeout: float = 3600) -> str:
-        out = subprocess.run([str(BIN / "python"), "-m", "cli.main", *args], cwd=REPO, env={**env, "PREFECT_API_URL": api},
-                             capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run([str(BIN / "python"), "-m", "cli.main", *args], cwd=REPO,
+                             env={**env, "PREFECT_API_URL": api}, capture_output=True, text=True, timeout=timeout)
         if out.returncode != 0:
             raise RuntimeError(f"rift {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
         return out.stdout

@@ -87,7 +87,7 @@ def test_training_is_queued_by_new_data_one_at_a_time(prefect_api, make_ctx, tmp
         queued.append(request_training(data, "hex8", 2, "tiny", train_every=12))
     assert [q is not None for q in queued] == [False, True, False, False, False, False]
     runs = continuous_runs(["hex8"], ("continuous-train",))
-    assert len(runs) == 1 and runs[0].parameters == {"players": 2, "profile": "tiny", "min_games": 12}
+    assert len(runs) == 1 and runs[0].parameters == {"board": "hex8", "players": 2, "profile": "tiny", "min_games": 12}
     assert read_ledger(data, "hex8_2p")["requested"]["games"] == 12
 
     # the queued run, run here: it finds every game stored since (36), and trains on them

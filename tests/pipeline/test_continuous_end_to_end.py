@@ -29,7 +29,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
 
 
 def runs_of(stack: Stack, flow: str) -> list[dict]:
-    return api.post(stack.api, "/flow_runs/filter", {"flows": {"name": {"any_": [flow]}}, "limit": 20,
+    return api.post(stack.api, "/flow_runs/filter", {"flows": {"name": {"any_": [flow]}}, "limit": 200,
                                                      "sort": "EXPECTED_START_TIME_ASC"})
 
 
@@ -80,8 +80,10 @@ def stamp(value: str) -> datetime:
 
 
 def all_runs(stack: Stack) -> list[dict]:
+    """Every run of the continuous flows (backup/hourly's cron schedule creates runs of its own)."""
+    flows = {"flows": {"name": {"any_": ["continuous-selfplay", "continuous-train", "continuous-evaluate"]}}}
     out: list[dict] = []
-    while page := api.post(stack.api, "/flow_runs/filter", {"limit": 200, "offset": len(out)}):
+    while page := api.post(stack.api, "/flow_runs/filter", {**flows, "limit": 200, "offset": len(out)}):
         out += page
     return out
 
