@@ -107,7 +107,8 @@ def selfplay_loop(board: str, players: int = 2, profile: str = "default", batche
                     ctx.config, ctx.iteration, result["inserted"], since)
         every = TRAIN_EVERY_BATCHES * ctx.settings.selfplay.games if train_every is None else train_every
         published = published + result["inserted"] if publish else None  # the trainer's ledger is elsewhere
-        if every > 0 and request_training(data, board, players, profile, every, new=published):
+        if every > 0 and request_training(data, board, players, profile, every, new=published, data_dir=data_dir,
+                                          pipeline_config=pipeline_config):
             trainings, published = trainings + 1, 0 if publish else None
     return {"config": config_key(board, players), "batches": played, "games": added, "trainings": trainings}
 

@@ -80,10 +80,11 @@ def flow_name_of(run: Any) -> str:
 
 
 def request_training(data: DataConfig, board: str, players: int, profile: str, train_every: int,
-                     new: int | None = None) -> str | None:
+                     new: int | None = None, **params: Any) -> str | None:
     """Queue one `continuous-train/<board>` run when `train_every` games arrived since the last training
     (`new`: the caller's own count, for a loop that publishes to a trainer elsewhere) and no training of
-    the config is alive; returns the new run's name, else None."""
+    the config is alive; returns the new run's name, else None. `params`: more of the run's parameters
+    (the loop's data_dir and pipeline_config when it has them)."""
     from prefect.deployments import run_deployment
     from prefect.exceptions import ObjectNotFound
     config = config_key(board, players)
@@ -97,7 +98,8 @@ def request_training(data: DataConfig, board: str, players: int, profile: str, t
             return None
         try:
             run = run_deployment(f"continuous-train/{board}", timeout=0, as_subflow=False,
-                                 parameters={"players": players, "profile": profile, "min_games": train_every})
+                                 parameters={"players": players, "profile": profile, "min_games": train_every,
+                                             **{k: v for k, v in params.items() if v is not None}})
         except ObjectNotFound:
             log.warning("deployment continuous-train/%s not found: deploy prefect.yaml (`rift up`) for training "
                         "to start on new data", board)

@@ -50,7 +50,7 @@ class Stack:
         assert out.returncode == 0, f"{' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
         return out.stdout
 
-    def wait_healthy(self, timeout: float = 120) -> None:
+    def wait_healthy(self, timeout: float = 600) -> None:  # minutes on a loaded 2-core machine
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:

@@ -16,10 +16,21 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from infra.data_config import load_data_config
 from infra.gamestore import GameStore
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def prefect_api():
+    """The temporary Prefect server of tests/conftest.py, with a longer start-up allowance: on this
+    shared, loaded machine it has taken more than conftest's 120 s."""
+    from prefect.testing.utilities import prefect_test_harness
+    with prefect_test_harness(server_startup_timeout=900):
+        yield
 
 KILLED_BATCH = """
 import sys
