@@ -45,7 +45,7 @@ class Stack:
         self.procs.append(proc)
         return proc
 
-    def cli(self, *args: str, timeout: float = 120) -> str:
+    def cli(self, *args: str, timeout: float = 600) -> str:
         out = subprocess.run(args, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout)
         assert out.returncode == 0, f"{' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
         return out.stdout

@@ -33,7 +33,7 @@ def runs_of(stack: Stack, flow: str) -> list[dict]:
                                                      "sort": "EXPECTED_START_TIME_ASC"})
 
 
-def wait_for_run(stack: Stack, flow: str, timeout: float = 150) -> dict:
+def wait_for_run(stack: Stack, flow: str, timeout: float = 900) -> dict:
     """The first run of `flow`, once it has finished."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -98,7 +98,7 @@ def test_training_and_evaluation_start_from_new_data_and_events(stack):
     assert "continuous triggers on:" in out and "continuous-selfplay/hex8" in out
     assert triggers_enabled(stack) == {"continuous-evaluate": True}
 
-    selfplay = stack.wait(runs_of(stack, "continuous-selfplay")[0]["id"])
+    selfplay = stack.wait(runs_of(stack, "continuous-selfplay")[0]["id"], timeout=900)
     assert selfplay["state"]["type"] == "COMPLETED", selfplay["state"]
     train = wait_for_run(stack, "continuous-train")
     assert train["state"]["type"] == "COMPLETED", train["state"]
