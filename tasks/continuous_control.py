@@ -144,8 +144,8 @@ def evaluate_candidates(data: DataConfig, boards: list[str], wait_s: float | Non
         board, players = cand["config"].rsplit("_", 1)
         profile = read_ledger(data, cand["config"]).get("profile", "default")
         runs.append(run_deployment(f"continuous-evaluate/{board}", timeout=0, as_subflow=False, parameters={
-            "model": cand["model"], "iteration": cand["iteration"], "players": int(players.rstrip("p")),
-            "profile": profile}))
+            "board": board, "model": cand["model"], "iteration": cand["iteration"],
+            "players": int(players.rstrip("p")), "profile": profile}))
     if wait_s is not None:
         wait_final([r.id for r in runs], wait_s)
     return runs

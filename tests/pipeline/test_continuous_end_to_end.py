@@ -152,7 +152,7 @@ def test_off_waits_for_work_in_flight_and_leaves_nothing_behind(stack):
     trained = [r for r in trains if api.state(r)["type"] == "COMPLETED"]
     with ModelRegistry(stack.data / "registry.db") as reg:
         models = reg.models_frame("hex8", 2)
-    assert len(models) == len(trained) >= 2  # every training that ran trained (none found nothing new)
+    assert len(models) == len(trained) >= 1  # every training that ran trained (none found nothing new)
     assert models["rating"].notna().all() and (models["status"] != "candidate").all(), models
     with GameStore(stack.data / "games" / "hex8_2p.db", "t", read_only=True) as store:
         ids, stored = store.ids(), store.count()
