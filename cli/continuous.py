@@ -100,7 +100,7 @@ def continuous_off(
     boards = board or ALL_BOARDS
     try:
         report = drain(_data(data_dir), boards, now=now, timeout_s=timeout)
-    except ValueError as exc:
+    except (ValueError, RuntimeError) as exc:
         _fail(str(exc))
     except TimeoutError as exc:
         _fail(f"continuous mode is off but not drained after {timeout:.0f} s: {exc}. Is a worker running for "

@@ -178,6 +178,25 @@ def recover_games(data: DataConfig, boards: list[str]) -> int:
     return added
 
 
+def persist(call: Any, what: str, timeout_s: float = 300, pause_s: float = 3) -> Any:
+    """`call()`, tried again while the server answers 5xx (SQLite locked under load answers 503 even after
+    the client's own retries: seen in bench/soak.py); the last error names `what` and the fix."""
+    from prefect.exceptions import PrefectHTTPStatusError
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return call()
+        except PrefectHTTPStatusError as exc:
+            if exc.response.status_code < 500:
+                raise
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what}: the Prefect server kept failing ({exc.response.status_code}) for "
+                                   f"{timeout_s:.0f} s; run the command again (it resumes), and on a loaded "
+                                   "server consider `rift up --database postgres` (docs/fleet.md)") from exc
+            log.warning("%s: server error %s, trying again", what, exc.response.status_code)
+            time.sleep(pause_s)
+
+
 def drain(data: DataConfig, boards: list[str], now: bool, timeout_s: float = 3600,
           quiet_s: float = 10) -> dict[str, Any]:
     """Continuous mode off for `boards`, drained (see the module's docstring); returns what was done."""
@@ -185,17 +204,17 @@ def drain(data: DataConfig, boards: list[str], now: bool, timeout_s: float = 360
     started = datetime.now(timezone.utc)
     deadline = time.monotonic() + timeout_s
     for board in boards:
-        set_switch(board, False)
-    triggers = set_continuous_triggers(boards, False)
+        persist(lambda b=board: set_switch(b, False), f"switching continuous mode off for {board}")
+    triggers = persist(lambda: set_continuous_triggers(boards, False), "pausing the evaluation triggers")
     report: dict[str, Any] = {"triggers": triggers, "cancelled": [], "waited": [], "evaluated": []}
 
     def settle() -> None:
         """Cancel what has not started (all with `now`), wait for the rest, until nothing is alive."""
-        while alive := continuous_runs(boards):
+        while alive := persist(lambda: continuous_runs(boards), "reading the continuous runs"):
             doomed = alive if now else [r for r in alive if r.state.type in NOT_STARTED and
                                         flow_name_of(r) != "continuous-evaluate"]
             fresh = [r for r in doomed if r.state.type != StateType.CANCELLING]
-            report["cancelled"] += cancel_runs(fresh)
+            report["cancelled"] += persist(lambda: cancel_runs(fresh), "cancelling queued runs")
             report["waited"] += [r.name for r in alive if r not in doomed and r.name not in report["waited"]]
             if time.monotonic() > deadline:
                 raise TimeoutError("continuous runs still alive: " + ", ".join(
@@ -209,7 +228,7 @@ def drain(data: DataConfig, boards: list[str], now: bool, timeout_s: float = 360
     while True:  # nothing alive, and nothing new for `quiet_s` (firings already on their way, if any)
         settle()
         time.sleep(quiet_s)
-        if not continuous_runs(boards):
+        if not persist(lambda: continuous_runs(boards), "reading the continuous runs"):
             break
     report["created_since"] = len([r for r in continuous_runs(boards, states=None) if r.created >= started])
     report["unrated"] = unrated_candidates(data, boards)

@@ -118,3 +118,32 @@ def test_training_is_queued_by_new_data_one_at_a_time(prefect_api, make_ctx, tmp
         set_switch("hex8", True)
     assert request_training(data, "hex8", 2, "tiny", train_every=12) is not None
     assert len(continuous_runs(["hex8"], ("continuous-train",), states=None)) == 2
+
+
+def test_drain_calls_are_tried_again_while_the_server_answers_503():
+    """SQLite locked under load made the server answer 503 to `off` (bench/soak.py): the drain's calls try
+    again; a 4xx is raised at once, a 5xx past the allowance is an error that says what failed and what to do."""
+    import httpx
+    import pytest as _pytest
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    from tasks.continuous_control import persist
+
+    def error(code: int) -> PrefectHTTPStatusError:
+        request = httpx.Request("PATCH", "http://127.0.0.1/api/automations/x")
+        return PrefectHTTPStatusError.from_httpx_error(
+            httpx.HTTPStatusError("e", request=request, response=httpx.Response(code, request=request)))
+    answers = [error(503), error(503), "paused"]
+
+    def call() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    assert persist(call, "pausing", pause_s=0) == "paused" and not answers
+    answers[:] = [error(404)]
+    with _pytest.raises(PrefectHTTPStatusError):  # not the server's load: no second try
+        persist(call, "pausing", pause_s=0)
+    answers[:] = [error(503)] * 3
+    with _pytest.raises(RuntimeError, match="pausing: the Prefect server kept failing .503."):
+        persist(call, "pausing", timeout_s=0, pause_s=0)
