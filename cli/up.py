@@ -10,7 +10,8 @@ server already answering on the port is refused (another checkout's, or a strang
 beyond loopback (`--host 0.0.0.0`) turns Prefect's API authentication on (PREFECT_SERVER_API_AUTH_STRING,
 else a generated `rift:<token>` kept in `<home>/api-auth`, readable by its owner only).
 `rift up --continuous` (or `rift continuous on` against a running server) also turns on continuous
-mode (flows/continuous.py); `rift continuous off` turns it off.
+mode (flows/continuous.py); `rift continuous off` drains it (cli/continuous.py). `--database postgres`
+runs the server on a private PostgreSQL cluster the project starts (infra/postgres.py).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from typing import Annotated, Any
 import typer
 
 from cli import output
+from cli.continuous import Batches, Boards, Players, Profile
 from cli.prefect_home import (PROFILE_NAME, is_active, profile_settings, use_project_home, user_profiles_path,
                               write_profile)
 from cli.guards import probe
@@ -35,13 +37,6 @@ from cli.prefect_server import healthy
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 console = output.console()
 err = output.console(stderr=True, soft_wrap=True)
-
-Boards = Annotated[list[str] | None, typer.Option("--board", help="Board for continuous mode (repeatable; "
-                                                                   "default hex8).")]
-Players = Annotated[int, typer.Option("--players", min=2, max=4)]
-Profile = Annotated[str, typer.Option(help="Profile of config/pipeline.yaml for the selfplay loops.")]
-Batches = Annotated[int | None, typer.Option(min=1, help="Stop each selfplay loop after this many batches "
-                                                        "(default: run until `rift continuous off`).")]
 
 
 def _fail(message: str) -> None:
@@ -90,53 +85,6 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _continuous_on(boards: list[str], players: int, profile: str, batches: int | None) -> None:
-    """Turn the triggers of `boards` on and start one selfplay loop per board (not waited on)."""
-    from prefect.deployments import run_deployment
-
-    from tasks.limits import set_continuous_triggers
-    try:
-        names = set_continuous_triggers(boards, True)
-    except ValueError as exc:
-        _fail(str(exc))
-    console.print(f"continuous triggers on: {', '.join(names)}")
-    params: dict[str, Any] = {"players": players, "profile": profile} | ({"batches": batches} if batches else {})
-    for board in boards:
-        run = run_deployment(f"continuous-selfplay/{board}", parameters=params, timeout=0)
-        console.print(f"selfplay loop {run.name} scheduled (continuous-selfplay/{board}, {players} players, "
-                      f"profile {profile}); training starts every 2nd batch, evaluation on each new model")
-
-
-def _need_server() -> None:
-    use_project_home()
-    from prefect.settings import PREFECT_API_URL
-    if not PREFECT_API_URL.value():
-        _fail("continuous mode needs a Prefect server: run `rift up --continuous`, then "
-              f"`prefect profile use {PROFILE_NAME}` (or set PREFECT_API_URL)")
-
-
-def continuous_on(board: Boards = None, players: Players = 2, profile: Profile = "default",
-                  batches: Batches = None) -> None:
-    """Continuous mode on: training and evaluation triggers of the boards, and a selfplay loop each."""
-    _need_server()
-    _continuous_on(board or ["hex8"], players, profile, batches)
-
-
-def continuous_off(board: Boards = None) -> None:
-    """Continuous mode off: triggers off, selfplay loops cancelled (a running training or evaluation
-    finishes)."""
-    _need_server()
-    from tasks.limits import cancel_continuous_selfplay, set_continuous_triggers
-    boards = board or ["square8", "square19", "hex8", "hexagonal"]
-    try:
-        names = set_continuous_triggers(boards, False)
-    except ValueError as exc:
-        _fail(str(exc))
-    runs = cancel_continuous_selfplay(boards)
-    console.print(f"continuous triggers off: {', '.join(names)}\nselfplay loops cancelled: "
-                  f"{', '.join(runs) or 'none'}")
-
-
 def _start_server(host: str, port: int, auth: str | None, logs: Path, env: dict[str, str],
                   timeout_s: float) -> subprocess.Popen:
     url = f"http://{'127.0.0.1' if not is_loopback(host) else host}:{port}/api"
@@ -180,6 +128,10 @@ def up(
     players: Players = 2,
     profile: Profile = "default",
     batches: Batches = None,
+    database: Annotated[str, typer.Option(
+        "--database", help="Database of the server this command starts: sqlite (default, embedded) or postgres "
+                           "(a private PostgreSQL cluster under data/postgres, started and stopped with it; "
+                           "docs/fleet.md says when).")] = "sqlite",
 ) -> None:
     """Start a Prefect server for this checkout (or use --api-url's), create the work pools and limits,
     deploy prefect.yaml (continuous triggers off), run a worker and write the Prefect profile; with
@@ -193,8 +145,11 @@ def up(
         _fail(str(exc))
     if pool not in pools_cfg.pools:
         _fail(f"pool {pool!r} is not in {pools_cfg.source} (pools: {', '.join(pools_cfg.pools)})")
+    if database not in ("sqlite", "postgres"):
+        _fail(f"--database {database!r}: choose sqlite or postgres")
     logs = logs.resolve()
     procs: list[subprocess.Popen] = []
+    postgres = None
     # `kill`, a closed terminal or a service manager stop this command like Ctrl-C does, so the
     # server and worker it started never outlive it.
     for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -213,6 +168,8 @@ def up(
             auth = auth_string(host)
         env = {**os.environ, "PREFECT_API_URL": api, **({"PREFECT_API_AUTH_STRING": auth} if auth else {})}
         if not api_url:
+            if database == "postgres":
+                postgres = _start_postgres(logs.parent / "postgres", env)
             procs.append(_start_server(host, port, auth, logs, env, start_timeout))
         from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
@@ -232,7 +189,8 @@ def up(
                             logs / f"worker-{pool}.log", {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", **env}))
         if continuous:
             with temporary_settings(updates=client):
-                _continuous_on(board or ["hex8"], players, profile, batches)
+                from cli.continuous import start
+                start(board or ["hex8"], players, profile, batches)
         written = write_profile(prefect_profile, profile_settings(api, auth, profiles_path), profiles_path)
         use = "it is the active profile" if is_active(prefect_profile, written) else \
             f"use it in every shell from now on: prefect profile use {prefect_profile}"
@@ -248,12 +206,26 @@ def up(
         console.print("stopping")
     finally:
         _stop(procs)
+        if postgres is not None:
+            postgres.stop()
+
+
+def _start_postgres(root: Path, env: dict[str, str]) -> Any:
+    """Start the project's PostgreSQL cluster in `root` and point the server's environment at it."""
+    from infra.postgres import PostgresCluster, PostgresError
+    cluster = PostgresCluster(root, port=int(os.environ.get("RIFT_POSTGRES_PORT", "54329")))
+    try:
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = cluster.start()
+    except PostgresError as exc:
+        _fail(f"--database postgres: {exc}")
+    console.print(f"PostgreSQL for the Prefect server on 127.0.0.1:{cluster.port} (cluster {cluster.data})")
+    return cluster
 
 
 def register(app: typer.Typer) -> None:
     app.command("up")(up)
-    group = typer.Typer(help="Continuous mode: selfplay without a barrier, training and evaluation on events.",
+    group = typer.Typer(help="Continuous mode: selfplay without a barrier, training follows new data.",
                         no_args_is_help=True)
-    group.command("on")(continuous_on)
-    group.command("off")(continuous_off)
+    from cli.continuous import register as continuous_commands
+    continuous_commands(group)
     app.add_typer(group, name="continuous")

@@ -14,6 +14,8 @@ the data folder (`data/pipeline/<config>/continuous.json`):
   iteration of its own (its number names the candidate, the shard and the evaluation);
   selfplay tags its games with the open one (`last_iteration + 1`), so the summary's
   staleness counts trainings behind.
+- `requested`: the training a selfplay loop queued (run id, games then new), until a training is
+  recorded; `profile`: the profile of the newest training (its candidate is evaluated with it).
 
 Updates are read-modify-write under an exclusive file lock, then an atomic rename.
 """
@@ -37,7 +39,7 @@ def ledger_path(data: DataConfig, config: str) -> Path:
     return data.data_dir / "pipeline" / config / "continuous.json"
 
 
-def read_ledger(data: DataConfig, config: str) -> dict[str, int]:
+def read_ledger(data: DataConfig, config: str) -> dict[str, Any]:
     try:
         return {**EMPTY, **json.loads(ledger_path(data, config).read_text())}
     except FileNotFoundError:
@@ -45,7 +47,7 @@ def read_ledger(data: DataConfig, config: str) -> dict[str, int]:
 
 
 @contextmanager
-def _locked(data: DataConfig, config: str) -> Iterator[dict[str, Any]]:
+def locked_ledger(data: DataConfig, config: str) -> Iterator[dict[str, Any]]:
     """The ledger, to change in place; written back atomically when the block ends without error."""
     path = ledger_path(data, config)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +60,7 @@ def _locked(data: DataConfig, config: str) -> Iterator[dict[str, Any]]:
 
 def claim_batch(data: DataConfig, config: str) -> int:
     """A batch number no other selfplay batch of this data folder has had."""
-    with _locked(data, config) as state:
+    with locked_ledger(data, config) as state:
         number = state["next_batch"]
         state["next_batch"] = number + 1
     return number
@@ -75,8 +77,12 @@ def untrained(data: DataConfig, board: str, players: int) -> tuple[int, int, int
         return after, upto, store.count_between(after, upto)
 
 
-def record_training(data: DataConfig, config: str, upto: int, iteration: int) -> None:
-    """A training learned from the games up to rowid `upto` as iteration `iteration`."""
-    with _locked(data, config) as state:
+def record_training(data: DataConfig, config: str, upto: int, iteration: int, profile: str | None = None) -> None:
+    """A training learned from the games up to rowid `upto` as iteration `iteration` (with `profile`: the
+    profile its candidate is evaluated with when `rift continuous off` or `on` evaluates it)."""
+    with locked_ledger(data, config) as state:
         state["trained_rowid"] = max(state["trained_rowid"], upto)
         state["last_iteration"] = max(state["last_iteration"], iteration)
+        state.pop("requested", None)
+        if profile:
+            state["profile"] = profile

@@ -110,24 +110,3 @@ def set_continuous_triggers(boards: list[str], enabled: bool) -> list[str]:
                     (client.resume_automation if enabled else client.pause_automation)(automation.id)
                     changed.append(f"{flow}/{board}")
     return changed
-
-
-def cancel_continuous_selfplay(boards: list[str]) -> list[str]:
-    """Cancel the scheduled and running `continuous-selfplay/<board>` runs; returns their names."""
-    from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterName, FlowFilter, FlowFilterName,
-                                                FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType)
-    from prefect.client.schemas.objects import StateType
-    from prefect.states import Cancelled, Cancelling
-    live = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED]
-    cancelled = []
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=["continuous-selfplay"])),
-            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=boards)),
-            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=live))))
-        for run in runs:
-            running = run.state is not None and run.state.type in (StateType.RUNNING, StateType.PENDING)
-            # a running run is Cancelling: its worker stops the process; a scheduled one ends at once
-            client.set_flow_run_state(run.id, Cancelling() if running else Cancelled(), force=True)
-            cancelled.append(run.name)
-    return cancelled

@@ -1,7 +1,8 @@
 """Selfplay phase: play the profile's games for one config and write them to the game store.
 
-Every game goes through the journaled `GameWriter`, so a worker killed mid-phase
-loses at most the game being played; the re-run replays the same seeds (game i of
+Every game goes through the journaled `GameWriter` as soon as it ends (the pool's chunks are
+taken in the order they finish), so a worker killed or cancelled mid-phase loses at most the
+games being played; the re-run replays the same seeds (game i of
 iteration k always has the same seed and id), so games already stored come back
 as "already present" instead of twice. Each record says which engine, profile or
 model version played each seat and in which iteration, which is how the summary
@@ -33,7 +34,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any
@@ -263,9 +264,9 @@ def games_of(ctx: PhaseContext) -> Iterator[dict[str, Any]]:
               for i in range(0, len(jobs), size)]
     method = "forkserver" if sys.platform.startswith("linux") else "spawn"  # no fork under Prefect's threads
     pool = ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context(method), initializer=leave_sigint)
-    try:
-        for records in pool.map(_play_chunk, chunks):
-            yield from records
+    try:  # each chunk as soon as it ends (not in order): a stopped batch has journaled every game it finished
+        for done in as_completed([pool.submit(_play_chunk, chunk) for chunk in chunks]):
+            yield from done.result()
     except BaseException:  # stopped (Ctrl-C, SIGTERM), a game failed, or the caller gave up (GeneratorExit)
         abandon_pool(pool)
         raise
