@@ -28,7 +28,6 @@ import hashlib
 import multiprocessing
 import os
 import random
-import socket
 import sys
 import tempfile
 from collections import Counter
@@ -65,7 +64,9 @@ def resolved_mix(ctx: PhaseContext) -> tuple[dict[str, float], str | None]:
     model's id (None when no engine needs one or the registry has no model)."""
     if not any(needs_model(e) for e in ctx.mix):
         return dict(ctx.mix), None
-    best = best_model_path(ctx.data().registry_path, ctx.board, ctx.players)
+    handed = ctx.input_path("best")  # placed: the coordinator's best, fetched (tasks/placed.py)
+    best = ((str(handed), str(ctx.refs["best"])) if handed else None) if ctx.placed else \
+        best_model_path(ctx.data().registry_path, ctx.board, ctx.players)
     reference = None
     if best is None:
         from engine.players.neural import reference_model
@@ -209,6 +210,8 @@ def _play_chunk(args: tuple[Any, ...]) -> list[dict[str, Any]]:
 def current_model(ctx: PhaseContext) -> str | None:
     """The config's best model when the games start: the generation these games were played under
     (recorded with each game, beside the iteration, so staleness can be measured either way)."""
+    if ctx.placed:  # the coordinator named it (tasks/placed.py); this host's registry is not the truth
+        return ctx.refs.get("best")
     cfg = ctx.data()
     if not cfg.registry_path.exists():
         return None
@@ -227,7 +230,7 @@ def worker_processes(requested: int, games: int) -> int:
 def game_tags(ctx: PhaseContext, model: str | None = None) -> dict[str, Any]:
     """metadata.pipeline of the phase's games: what they feed and under which best model they were played."""
     tags = {"iteration": ctx.iteration, "profile": ctx.profile, "configHash": ctx.config_hash,
-            "mix": ctx.settings.selfplay.mix, "host": socket.gethostname(), "mode": ctx.mode,
+            "mix": ctx.settings.selfplay.mix, "host": ctx.data().source_host, "mode": ctx.mode,
             "model": model or current_model(ctx)}
     if ctx.batch is not None:
         tags["batch"] = ctx.batch
@@ -244,7 +247,7 @@ def games_of(ctx: PhaseContext) -> Iterator[dict[str, Any]]:
     base = seed_base(ctx)
     mix, model = resolved_mix(ctx)
     tags = game_tags(ctx, model)
-    synced = synced_profile_path(ctx.data(), ctx.board, ctx.players)
+    synced = ctx.input_path("profile") if ctx.placed else synced_profile_path(ctx.data(), ctx.board, ctx.players)
     profile_file = str(synced) if synced else None  # profile_sync's best, else config/profiles
     stem = id_stem(ctx)
     jobs = [(base + i, f"{stem}-{base:x}-{i:05d}") for i in range(sp.games)]
@@ -319,7 +322,7 @@ def _slot(ctx: PhaseContext) -> Any:
         return nullcontext()
     from prefect.concurrency.sync import concurrency
     from tasks.limits import ensure_limit
-    name = f"selfplay-{socket.gethostname()}".lower()
+    name = f"selfplay-{ctx.data().source_host}".lower()  # the host's configured name (RIFT_SOURCE_HOST)
     ensure_limit(name, slots)
     return concurrency(name, occupy=1, strict=True)
 
