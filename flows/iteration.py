@@ -59,7 +59,8 @@ def dispatch(step: Step, ctx: PhaseContext, upstream: list[str]) -> tuple[dict[s
     hooks = HOOKS[step.phase]
     store = ArtifactStore.from_config(ctx.data())
     try:
-        remote = hooks.prepare(ctx, upstream, store).model_copy(update={"data_dir": None, "placed": True})
+        prepared = hooks.prepare(ctx, upstream, store)  # ctx with the keys and ids chosen here
+        remote = prepared.model_copy(update={"data_dir": None, "placed": True})
         params = {"phase": step.phase, "ctx": remote.model_dump(mode="json"), "upstream": upstream, "pool": step.pool}
         for attempt in range(1, CRASH_RERUNS + 2):
             run = run_deployment(step.deployment, parameters=params, timeout=None,
@@ -80,7 +81,7 @@ def dispatch(step: Step, ctx: PhaseContext, upstream: list[str]) -> tuple[dict[s
             timing["queue_s"] = round((run.start_time - run.created).total_seconds(), 2)
         if run.start_time and run.end_time:
             timing["run_s"] = round((run.end_time - run.start_time).total_seconds(), 2)
-        return hooks.record(ctx, state.result(), store), state.name, timing
+        return hooks.record(prepared, state.result(), store), state.name, timing
     finally:
         store.close()
 

@@ -7,7 +7,7 @@ Every placed phase is three steps (infra/dataplane.py moves the files):
   (`ctx.refs`: the parent, the candidate, the best) in the context the pool receives.
 - `work` on the pool's host: fetch the keys into the host's cache, run the phase's library
   code, publish what it made, and return keys and small metrics (through Prefect's results).
-- `record` on the coordinator: fetch what came back and write it where the truth lives
+- `record` on the coordinator, with the context `prepare` made: fetch what came back and write it where the truth lives
   (game store, registry, ratings), idempotently, so a retried run duplicates nothing.
 
 Phases not listed here read or write the coordinator's stores as their whole job (sync,
@@ -65,7 +65,7 @@ def prepare_selfplay(ctx: PhaseContext, _upstream: list[str], store: ArtifactSto
 def work_selfplay(ctx: PhaseContext, _upstream: list[str], store: ArtifactStore) -> dict[str, Any]:
     from tasks.selfplay import play_and_store
     hydrate(ctx, store)
-    return play_and_store(ctx)  # placed: publishes this run's games (key in "published")
+    return play_and_store(ctx, artifacts=store)  # placed: publishes this run's games (key in "published")
 
 
 def record_selfplay(ctx: PhaseContext, result: dict[str, Any], store: ArtifactStore) -> dict[str, Any]:

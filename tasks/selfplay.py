@@ -327,8 +327,10 @@ def _slot(ctx: PhaseContext) -> Any:
     return concurrency(name, occupy=1, strict=True)
 
 
-def play_and_store(ctx: PhaseContext, on_game: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """The phase's work as a plain function: play, journal, flush; optionally export for sync."""
+def play_and_store(ctx: PhaseContext, on_game: Callable[[int], None] | None = None,
+                   artifacts: ArtifactStore | None = None) -> dict[str, Any]:
+    """The phase's work as a plain function: play, journal, flush; placed, publish this run's games
+    (to `artifacts`, default the configured artifact store) for the coordinator to record."""
     cfg = ctx.data()
     check_engines(ctx)
     stats: Counter[str] = Counter()
@@ -360,7 +362,12 @@ def play_and_store(ctx: PhaseContext, on_game: Callable[[int], None] | None = No
         if export is not None:
             key = f"{ctx.settings.sync.artifact_prefix}/{ctx.config}/{cfg.source_host}/i{ctx.iteration}-{seed_base(ctx):x}.db"
             snapshot = export.backup(export.path.with_name("snapshot.db"))
-            ArtifactStore.from_config(cfg).put_file(snapshot, key)
+            if artifacts is not None:
+                artifacts.put_file(snapshot, key)
+            else:
+                own = ArtifactStore.from_config(cfg)
+                own.put_file(snapshot, key)
+                own.close()
             published = key
     with GameStore(cfg.game_db_path(ctx.board, ctx.players), cfg.source_host) as store:
         stored = store.count()
