@@ -33,7 +33,8 @@ def gpu_slot(pool: str | None, phase: str) -> Any:
     if settings is None or not settings.gpu_slots:
         return nullcontext()
     from prefect.concurrency.sync import concurrency
-    return concurrency(f"gpu-{pool}", occupy=1, strict=True)
+    # a lease of 60 s (renewed while the phase runs): a slot held by a host that died frees within a minute
+    return concurrency(f"gpu-{pool}", occupy=1, strict=True, lease_duration=60)
 
 
 def placed_task(phase: str) -> Any:

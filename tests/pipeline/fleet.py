@@ -1,0 +1,99 @@
+"""A fleet on one machine for tests/pipeline/test_fleet.py: one `prefect server start`, moto's S3 server
+on loopback, and hosts that share nothing but the API URL and the bucket.
+
+Each host is its own Unix user (setpriv) with its own HOME, PREFECT_HOME and data folder, mode 700:
+a host that tried to read another's data folder would get EACCES, so everything that reaches the
+coordinator had to travel through the bucket and Prefect's results. The hosts are set up the way a
+researcher does it (docs/fleet.md): `rift storage s3`, `rift deploy`, `rift worker --pool NAME`.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from .stack import BIN, REPO, Stack
+
+UID0 = 20100  # host users: no names needed, setpriv takes numbers
+PLACEMENT = {"selfplay": "vast-5090", "train": "lambda-h100", "evaluate": "gh200"}
+
+
+class Fleet(Stack):
+    """The server (root, like the coordinator's admin) and hosts, each a uid with its own folders."""
+
+    def __init__(self) -> None:
+        root = Path(tempfile.mkdtemp(prefix="rift-fleet-", dir="/tmp"))
+        root.chmod(0o711)  # hosts may enter their own folder, never list or read another's
+        super().__init__(root)
+        self.hosts: dict[str, tuple[int, Path]] = {}
+        self.config = root / "config"
+        self.config.mkdir()
+        self._write_configs()
+        self.env.update({"PREFECT_HOME": str(root / "server"), "RIFT_PIPELINE_CONFIG": str(self.config / "pipeline.yaml"),
+                         "RIFT_POOLS_CONFIG": str(self.config / "pools.yaml")})
+        self.env.pop("RIFT_DATA_DIR", None)
+
+    def _write_configs(self) -> None:
+        """pools.yaml with the fleet's placement; pipeline.yaml without the CMA-ES phases (time) and a
+        lenient tiny gate (the test is about lineage across hosts, not about strength)."""
+        pools = yaml.safe_load((REPO / "config" / "pools.yaml").read_text())
+        pools["placement"] = dict(PLACEMENT)
+        pipeline = yaml.safe_load((REPO / "config" / "pipeline.yaml").read_text())
+        pipeline["phases"] = ["selfplay", "sync", "train", "evaluate", "gate", "monitor"]
+        pipeline["profiles"]["tiny"]["gate"] = {"min_games": 1, "win_rate": 0.01,
+                                               "sprt": {"alpha": 0.001, "beta": 0.001}}
+        for name, data in (("pools.yaml", pools), ("pipeline.yaml", pipeline)):
+            (self.config / name).write_text(yaml.safe_dump(data))
+            (self.config / name).chmod(0o644)
+
+    def host(self, name: str) -> tuple[int, Path]:
+        """A host's uid and folder (created on first use: home, prefect home, data; mode 700)."""
+        if name not in self.hosts:
+            uid = UID0 + len(self.hosts)
+            folder = self.root / name
+            for sub in ("home", "prefect", "data"):
+                (folder / sub).mkdir(parents=True)
+            for path in [folder, *folder.rglob("*")]:
+                os.chown(path, uid, uid)
+            folder.chmod(0o700)
+            self.hosts[name] = (uid, folder)
+        return self.hosts[name]
+
+    def host_env(self, name: str, **extra: str) -> dict[str, str]:
+        """Only what a host shares with the others: the API URL (and the settings files in the test)."""
+        _, folder = self.host(name)
+        keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "TZ") if k in os.environ}
+        return {**keep, "HOME": str(folder / "home"), "PREFECT_HOME": str(folder / "prefect"),
+                "PREFECT_API_URL": self.api, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1",
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "PREFECT_WORKER_QUERY_SECONDS": "2",
+                "RIFT_CODE_VERSION": "fleet-test", "RIFT_PIPELINE_CONFIG": self.env["RIFT_PIPELINE_CONFIG"],
+                "RIFT_POOLS_CONFIG": self.env["RIFT_POOLS_CONFIG"], **extra}
+
+    def rift_worker(self, name: str, pool: str, **extra: str) -> subprocess.Popen:
+        """`rift worker --pool POOL` as host `name`'s user, with the S3 blocks `rift storage s3` saved."""
+        uid, folder = self.host(name)
+        args = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
+                str(BIN / "python"), "-m", "cli.main", "worker", "--pool", pool, "--name", name,
+                "--data-dir", str(folder / "data"), "--storage-block", "s3-bucket/rift-artifacts",
+                "--results-block", "s3-bucket/rift-results"]
+        log = open(self.root / f"worker-{name}.log", "ab")
+        proc = subprocess.Popen(args, cwd=REPO, env=self.host_env(name, **extra), stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def as_host(self, name: str, *args: str) -> str:
+        """A command run as host `name` (e.g. reading its own registry)."""
+        uid, _ = self.host(name)
+        out = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", *args],
+                             cwd=REPO, env=self.host_env(name), capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, f"{' '.join(args)} as {name} failed:\n{out.stdout}\n{out.stderr}"
+        return out.stdout
+
+    def close(self) -> None:
+        super().close()
+        shutil.rmtree(self.root, ignore_errors=True)
