@@ -81,6 +81,11 @@ class PhaseContext(BaseModel):
         extra += f" games ({self.rows[0]}, {self.rows[1]}]" if self.rows else ""
         return f"{self.config} iteration {self.iteration}{extra} (profile {self.profile})"
 
+    @property
+    def handed(self) -> bool:
+        """The coordinator chose this phase's inputs (tasks/placed.py): use them, not this host's stores."""
+        return bool(self.inputs or self.refs)
+
     def input_path(self, role: str) -> Path | None:
         """This host's cached copy of the input `role` (fetched by flows/phase.py), None if not given."""
         from infra.dataplane import cache_path

@@ -52,7 +52,8 @@ def prepare_selfplay(ctx: PhaseContext, _upstream: list[str], store: ArtifactSto
     from tasks.cmaes import synced_profile_path
     from tasks.players import best_model_path
     cfg = ctx.data()
-    inputs, refs = {}, {}
+    inputs: dict[str, str] = {}
+    refs: dict[str, str | None] = {"best": None}  # always set: the host uses what is handed, not its own stores
     best = best_model_path(cfg.registry_path, ctx.board, ctx.players)
     if best:
         inputs["best"], refs["best"] = publish(store, Path(best[0]), "models", ctx.config), best[1]

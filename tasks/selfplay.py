@@ -65,7 +65,7 @@ def resolved_mix(ctx: PhaseContext) -> tuple[dict[str, float], str | None]:
     if not any(needs_model(e) for e in ctx.mix):
         return dict(ctx.mix), None
     handed = ctx.input_path("best")  # placed: the coordinator's best, fetched (tasks/placed.py)
-    best = ((str(handed), str(ctx.refs["best"])) if handed else None) if ctx.placed else \
+    best = ((str(handed), str(ctx.refs["best"])) if handed else None) if ctx.handed else \
         best_model_path(ctx.data().registry_path, ctx.board, ctx.players)
     reference = None
     if best is None:
@@ -210,7 +210,7 @@ def _play_chunk(args: tuple[Any, ...]) -> list[dict[str, Any]]:
 def current_model(ctx: PhaseContext) -> str | None:
     """The config's best model when the games start: the generation these games were played under
     (recorded with each game, beside the iteration, so staleness can be measured either way)."""
-    if ctx.placed:  # the coordinator named it (tasks/placed.py); this host's registry is not the truth
+    if ctx.handed:  # the coordinator named it (tasks/placed.py); this host's registry is not the truth
         return ctx.refs.get("best")
     cfg = ctx.data()
     if not cfg.registry_path.exists():
@@ -247,7 +247,7 @@ def games_of(ctx: PhaseContext) -> Iterator[dict[str, Any]]:
     base = seed_base(ctx)
     mix, model = resolved_mix(ctx)
     tags = game_tags(ctx, model)
-    synced = ctx.input_path("profile") if ctx.placed else synced_profile_path(ctx.data(), ctx.board, ctx.players)
+    synced = ctx.input_path("profile") if ctx.handed else synced_profile_path(ctx.data(), ctx.board, ctx.players)
     profile_file = str(synced) if synced else None  # profile_sync's best, else config/profiles
     stem = id_stem(ctx)
     jobs = [(base + i, f"{stem}-{base:x}-{i:05d}") for i in range(sp.games)]

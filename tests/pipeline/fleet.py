@@ -1,9 +1,11 @@
 """A fleet on one machine for tests/pipeline/test_fleet.py: one `prefect server start`, moto's S3 server
 on loopback, and hosts that share nothing but the API URL and the bucket.
 
-Each host is its own Unix user (setpriv) with its own HOME, PREFECT_HOME and data folder, mode 700:
-a host that tried to read another's data folder would get EACCES, so everything that reaches the
-coordinator had to travel through the bucket and Prefect's results. The hosts are set up the way a
+Each host has its own HOME, PREFECT_HOME and data folder, and runs in a private mount namespace in
+which every other host's folder (and the server's) is an empty tmpfs: a host that reached into another's
+data folder would find nothing, so everything that reaches the coordinator had to travel through the
+bucket and Prefect's results. (Separate Unix users would be the other way, but this machine's Python
+lives under /root, which other users cannot enter.) The hosts are set up the way a
 researcher does it (docs/fleet.md): `rift storage s3`, `rift deploy`, `rift worker --pool NAME`.
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ import yaml
 
 from .stack import BIN, REPO, Stack
 
-UID0 = 20100  # host users: no names needed, setpriv takes numbers
+HOSTS = ("coord", "vast", "lambda", "lambda2", "gh200")  # all made up front: each hides all the others
 PLACEMENT = {"selfplay": "vast-5090", "train": "lambda-h100", "evaluate": "gh200"}
 
 
@@ -29,10 +31,12 @@ class Fleet(Stack):
         root = Path(tempfile.mkdtemp(prefix="rift-fleet-", dir="/tmp"))
         root.chmod(0o711)  # hosts may enter their own folder, never list or read another's
         super().__init__(root)
-        self.hosts: dict[str, tuple[int, Path]] = {}
         self.config = root / "config"
         self.config.mkdir()
         self._write_configs()
+        for name in HOSTS:
+            for sub in ("home", "prefect", "data"):
+                (root / name / sub).mkdir(parents=True)
         self.env.update({"PREFECT_HOME": str(root / "server"), "RIFT_PIPELINE_CONFIG": str(self.config / "pipeline.yaml"),
                          "RIFT_POOLS_CONFIG": str(self.config / "pools.yaml")})
         self.env.pop("RIFT_DATA_DIR", None)
@@ -50,22 +54,19 @@ class Fleet(Stack):
             (self.config / name).write_text(yaml.safe_dump(data))
             (self.config / name).chmod(0o644)
 
-    def host(self, name: str) -> tuple[int, Path]:
-        """A host's uid and folder (created on first use: home, prefect home, data; mode 700)."""
-        if name not in self.hosts:
-            uid = UID0 + len(self.hosts)
-            folder = self.root / name
-            for sub in ("home", "prefect", "data"):
-                (folder / sub).mkdir(parents=True)
-            for path in [folder, *folder.rglob("*")]:
-                os.chown(path, uid, uid)
-            folder.chmod(0o700)
-            self.hosts[name] = (uid, folder)
-        return self.hosts[name]
+    def folder(self, name: str) -> Path:
+        assert name in HOSTS, f"add {name} to HOSTS"
+        return self.root / name
+
+    def isolated(self, name: str, args: list[str]) -> list[str]:
+        """`args` run as host `name`: in a mount namespace where the other hosts and the server are empty."""
+        hidden = [str(self.folder(h)) for h in HOSTS if h != name] + [str(self.root / "server")]
+        script = 'for d in ' + " ".join(hidden) + '; do mount -t tmpfs -o size=64k none "$d" || exit 1; done; exec "$@"'
+        return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", *args]
 
     def host_env(self, name: str, **extra: str) -> dict[str, str]:
         """Only what a host shares with the others: the API URL (and the settings files in the test)."""
-        _, folder = self.host(name)
+        folder = self.folder(name)
         keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "TZ") if k in os.environ}
         return {**keep, "HOME": str(folder / "home"), "PREFECT_HOME": str(folder / "prefect"),
                 "PREFECT_API_URL": self.api, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1",
@@ -75,24 +76,15 @@ class Fleet(Stack):
 
     def rift_worker(self, name: str, pool: str, **extra: str) -> subprocess.Popen:
         """`rift worker --pool POOL` as host `name`'s user, with the S3 blocks `rift storage s3` saved."""
-        uid, folder = self.host(name)
-        args = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
-                str(BIN / "python"), "-m", "cli.main", "worker", "--pool", pool, "--name", name,
+        folder = self.folder(name)
+        args = self.isolated(name, [str(BIN / "python"), "-m", "cli.main", "worker", "--pool", pool, "--name", name,
                 "--data-dir", str(folder / "data"), "--storage-block", "s3-bucket/rift-artifacts",
-                "--results-block", "s3-bucket/rift-results"]
+                "--results-block", "s3-bucket/rift-results"])
         log = open(self.root / f"worker-{name}.log", "ab")
         proc = subprocess.Popen(args, cwd=REPO, env=self.host_env(name, **extra), stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         self.procs.append(proc)
         return proc
-
-    def as_host(self, name: str, *args: str) -> str:
-        """A command run as host `name` (e.g. reading its own registry)."""
-        uid, _ = self.host(name)
-        out = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", *args],
-                             cwd=REPO, env=self.host_env(name), capture_output=True, text=True, timeout=300)
-        assert out.returncode == 0, f"{' '.join(args)} as {name} failed:\n{out.stdout}\n{out.stderr}"
-        return out.stdout
 
     def close(self) -> None:
         super().close()
