@@ -22,12 +22,12 @@ from prefect import flow, get_run_logger
 from prefect.context import FlowRunContext
 
 from flows.artifacts import publish
+from flows.deploy_phases import check_placements
 from flows.plan import Plan, Step, build_plan, mark_completed, next_iteration
 from infra.data_config import DataConfig, load_data_config
-from flows.deploy_phases import check_placements
 from infra.pipeline_config import load_pipeline_config, load_pools_config
 from infra.storage import ArtifactStore
-from tasks.common import PhaseContext, PhaseError, code_version, emit, retry_options
+from tasks.common import PermanentPhaseError, PhaseContext, PhaseError, code_version, emit, retry_options
 
 
 def make_context(board: str, players: int, profile: str, iteration: int | None, data_dir: str | None,
@@ -59,7 +59,10 @@ def dispatch(step: Step, ctx: PhaseContext, upstream: list[str]) -> tuple[dict[s
     hooks = HOOKS[step.phase]
     store = ArtifactStore.from_config(ctx.data())
     try:
-        prepared = hooks.prepare(ctx, upstream, store)  # ctx with the keys and ids chosen here
+        try:
+            prepared = hooks.prepare(ctx, upstream, store)  # ctx with the keys and ids chosen here
+        except (ValueError, LookupError) as exc:  # no shards, a damaged parent: retrying cannot help
+            raise PermanentPhaseError(step.phase, ctx, exc) from exc
         remote = prepared.model_copy(update={"data_dir": None, "placed": True})
         params = {"phase": step.phase, "ctx": remote.model_dump(mode="json"), "upstream": upstream, "pool": step.pool}
         for attempt in range(1, CRASH_RERUNS + 2):

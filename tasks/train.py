@@ -61,14 +61,20 @@ def export_shard(ctx: PhaseContext, cfg: DataConfig) -> dict[str, Any]:
     marker = _marker(cfg, ctx)
     if marker.exists():
         done = json.loads(marker.read_text())
-        if done.get("path") is None or Path(done["path"]).exists():
+        if done.get("path") is None:
             return {**done, "reused": True}
+        # relative to the data folder (a moved folder keeps its shards); older markers hold absolute paths
+        path = Path(done["path"]) if Path(done["path"]).is_absolute() else cfg.data_dir / done["path"]
+        if not path.exists():
+            path = cfg.shards_dir / ctx.config / path.name
+        if path.exists():
+            return {**done, "path": str(path), "reused": True}
     records = _records(ctx, cfg)
     info = write_game_shard(cfg.shards_dir, records, augment="random", seed=ctx.iteration) if records else None
     done = {"games": len(records), "samples": info.count if info else 0,
-            "path": str(info.path) if info else None}
+            "path": info.path.relative_to(cfg.data_dir).as_posix() if info else None}
     write_atomic(marker, json.dumps(done))
-    return {**done, "reused": False}
+    return {**done, "path": str(info.path) if info else None, "reused": False}
 
 
 def net_config(ctx: PhaseContext) -> NetConfig:
@@ -108,7 +114,11 @@ def starting_point(ctx: PhaseContext, parent: dict[str, Any] | None, path: str |
     fresh = net_config(ctx)
     if parent is None:
         return fresh, None
-    model = read_model(path or parent.get("path") or "", f"parent model {parent['id']}:")
+    path = path or parent.get("path")
+    if not path:
+        raise ModelFileError(f"parent model {parent['id']} has no file in the registry (artifact key "
+                             f"{parent.get('artifact_key')}): restore it, or deprecate that model to train from another")
+    model = read_model(path, f"parent model {parent['id']}:")
     if model.cfg != fresh:
         log.info("best model %s has another net size (%s); training from scratch", parent["id"], model.cfg)
         return fresh, None

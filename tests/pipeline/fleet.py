@@ -14,10 +14,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import yaml
 
+from . import api
 from .stack import BIN, REPO, Stack
 
 HOSTS = ("coord", "vast", "lambda", "lambda2", "gh200")  # all made up front: each hides all the others
@@ -53,6 +55,21 @@ class Fleet(Stack):
         for name, data in (("pools.yaml", pools), ("pipeline.yaml", pipeline)):
             (self.config / name).write_text(yaml.safe_dump(data))
             (self.config / name).chmod(0o644)
+
+    def wait_healthy(self, timeout: float = 1800) -> None:
+        """Until the server answers, or its process has died (a loaded machine may need minutes)."""
+        server = self.procs[0]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                api.get(self.api, "/health")
+                return
+            except Exception:
+                time.sleep(1)
+        raise TimeoutError(f"prefect server did not come up (exit {server.poll()}); see {self.root / 'server.log'}")
+
+    def cli(self, *args: str, timeout: float = 1800) -> str:
+        return super().cli(*args, timeout=timeout)
 
     def folder(self, name: str) -> Path:
         assert name in HOSTS, f"add {name} to HOSTS"
