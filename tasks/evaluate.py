@@ -84,7 +84,8 @@ def check_baselines(ctx: PhaseContext) -> None:
                          "profile:<file> or neural:model=<fixed file>")
 
 
-def contenders(ctx: PhaseContext, reg: ModelRegistry, upstream: list[str]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def contenders(ctx: PhaseContext, reg: ModelRegistry,
+               upstream: list[str]) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """(the candidate, the best model to play it against or None): the coordinator's choice."""
     check_baselines(ctx)
     cand = find_candidate(reg, ctx, upstream)

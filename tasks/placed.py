@@ -30,6 +30,9 @@ from infra.storage import ArtifactStore
 from tasks.common import PhaseContext, emit, short_hash
 
 
+HANDOFF = "handoff/"  # key prefix of everything handed over: apart from sync/, profiles/, models/, backups/
+
+
 @dataclass(frozen=True)
 class Hooks:
     prepare: Callable[[PhaseContext, list[str], ArtifactStore], PhaseContext]
@@ -56,10 +59,10 @@ def prepare_selfplay(ctx: PhaseContext, _upstream: list[str], store: ArtifactSto
     refs: dict[str, str | None] = {"best": None}  # always set: the host uses what is handed, not its own stores
     best = best_model_path(cfg.registry_path, ctx.board, ctx.players)
     if best:
-        inputs["best"], refs["best"] = publish(store, Path(best[0]), "models", ctx.config), best[1]
+        inputs["best"], refs["best"] = publish(store, Path(best[0]), HANDOFF + "models", ctx.config), best[1]
     profile = synced_profile_path(cfg, ctx.board, ctx.players)
     if profile:
-        inputs["profile"] = publish(store, profile, "profiles", ctx.config)
+        inputs["profile"] = publish(store, profile, HANDOFF + "profiles", ctx.config)
     return _with(ctx, inputs, refs)
 
 
@@ -106,8 +109,8 @@ def prepare_train(ctx: PhaseContext, _upstream: list[str], store: ArtifactStore)
         if have >= ctx.settings.train.window_samples:
             break
         manifest = info.path.with_suffix(".json")  # infra/shards.py writes it beside the data
-        inputs[f"shards/{ctx.config}/{info.path.name}"] = publish(store, info.path, "shards", ctx.config)
-        inputs[f"shards/{ctx.config}/{manifest.name}"] = publish(store, manifest, "shards", ctx.config)
+        for part in (info.path, manifest):
+            inputs[f"shards/{ctx.config}/{part.name}"] = publish(store, part, HANDOFF + "shards", ctx.config)
         have += info.count
     if not inputs:
         raise ValueError(f"no training samples for {ctx.config}: run selfplay first (no shards in {cfg.shards_dir})")
@@ -118,7 +121,7 @@ def prepare_train(ctx: PhaseContext, _upstream: list[str], store: ArtifactStore)
             parent = parent_model(ctx, reg)
         if parent:
             read_model(parent["path"] or "", f"parent model {parent['id']}:")  # fail here, naming the file
-            inputs["parent"] = publish(store, Path(parent["path"]), "models", ctx.config)
+            inputs["parent"] = publish(store, Path(parent["path"]), HANDOFF + "models", ctx.config)
             refs["parent"] = parent["id"]
     return _with(ctx, inputs, refs)
 
@@ -138,10 +141,11 @@ def work_train(ctx: PhaseContext, _upstream: list[str], store: ArtifactStore) ->
     with tempfile.TemporaryDirectory(dir=work.parent, prefix=".reg-") as tmp, \
             ModelRegistry(Path(tmp) / "registry.db") as scratch:
         model = fit(ctx, work / "shards", net, work / "models", None, scratch, None)
-    key = publish(store, Path(model["path"]), "models", ctx.config)
+    key = publish(store, Path(model["path"]), HANDOFF + "models", ctx.config)
     return {"id": model["id"], "model": model["id"], "parent": parent, "artifact_key": key,
             "metrics": model["metrics"], "host": cfg.source_host,
-            "shard_games": int(ctx.refs.get("shard_games") or 0), "shard_samples": int(ctx.refs.get("shard_samples") or 0)}
+            "shard_games": int(ctx.refs.get("shard_games") or 0),
+            "shard_samples": int(ctx.refs.get("shard_samples") or 0)}
 
 
 def record_train(ctx: PhaseContext, result: dict[str, Any], store: ArtifactStore) -> dict[str, Any]:
@@ -168,9 +172,9 @@ def prepare_evaluate(ctx: PhaseContext, upstream: list[str], store: ArtifactStor
     from tasks.evaluate import contenders
     with ModelRegistry(ctx.data().registry_path) as reg:
         cand, best = contenders(ctx, reg, upstream)
-    inputs = {"candidate": publish(store, Path(cand["path"]), "models", ctx.config)}
+    inputs = {"candidate": publish(store, Path(cand["path"]), HANDOFF + "models", ctx.config)}
     if best:
-        inputs["best"] = publish(store, Path(best["path"]), "models", ctx.config)
+        inputs["best"] = publish(store, Path(best["path"]), HANDOFF + "models", ctx.config)
     return _with(ctx, inputs, {"candidate": cand["id"], "best": best["id"] if best else None})
 
 
@@ -184,8 +188,8 @@ def work_evaluate(ctx: PhaseContext, _upstream: list[str], store: ArtifactStore)
     out = cfg.data_dir / "placed" / f"evaluate-{ctx.config}-i{ctx.iteration}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"matches": matches, "games": games}))
-    return {"id": f"matches-{ctx.config}-i{ctx.iteration}", "matches_key": publish(store, out, "evaluations", ctx.config),
-            "host": cfg.source_host}
+    key = publish(store, out, HANDOFF + "evaluations", ctx.config)
+    return {"id": f"matches-{ctx.config}-i{ctx.iteration}", "matches_key": key, "host": cfg.source_host}
 
 
 def record_evaluate(ctx: PhaseContext, result: dict[str, Any], store: ArtifactStore) -> dict[str, Any]:

@@ -117,7 +117,8 @@ def starting_point(ctx: PhaseContext, parent: dict[str, Any] | None, path: str |
     path = path or parent.get("path")
     if not path:
         raise ModelFileError(f"parent model {parent['id']} has no file in the registry (artifact key "
-                             f"{parent.get('artifact_key')}): restore it, or deprecate that model to train from another")
+                             f"{parent.get('artifact_key')}): restore it, or deprecate that model to train from "
+                             "another")
     model = read_model(path, f"parent model {parent['id']}:")
     if model.cfg != fresh:
         log.info("best model %s has another net size (%s); training from scratch", parent["id"], model.cfg)

@@ -39,7 +39,8 @@ class Fleet(Stack):
         for name in HOSTS:
             for sub in ("home", "prefect", "data"):
                 (root / name / sub).mkdir(parents=True)
-        self.env.update({"PREFECT_HOME": str(root / "server"), "RIFT_PIPELINE_CONFIG": str(self.config / "pipeline.yaml"),
+        self.env.update({"PREFECT_HOME": str(root / "server"),
+                         "RIFT_PIPELINE_CONFIG": str(self.config / "pipeline.yaml"),
                          "RIFT_POOLS_CONFIG": str(self.config / "pools.yaml")})
         self.env.pop("RIFT_DATA_DIR", None)
 

@@ -92,7 +92,8 @@ def test_fetch_refuses_bytes_that_differ_from_the_key(tmp_path, store):
     f = tmp_path / "m.pt"
     f.write_bytes(b"model bytes")
     key = publish(store, f, "models", "hex8_2p")
-    assert key == content_key("models", "hex8_2p", f) and fetch(store, key, tmp_path / "h").read_bytes() == b"model bytes"
+    assert key == content_key("models", "hex8_2p", f)
+    assert fetch(store, key, tmp_path / "h").read_bytes() == b"model bytes"
     store.write_bytes(key, b"tampered")
     shutil.rmtree(tmp_path / "h")
     with pytest.raises(DataPlaneError, match=f"artifact {key} arrived with other bytes"):

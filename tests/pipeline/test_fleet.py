@@ -47,7 +47,8 @@ def fleet() -> Iterator[Fleet]:
         f.wait_healthy()
         admin = {**f.env, "AWS_ACCESS_KEY_ID": "fleet", "AWS_SECRET_ACCESS_KEY": "fleet-secret"}
         f.env = admin  # the coordinator's admin: blocks from the environment, then deploy
-        f.cli(str(BIN / "python"), "-m", "cli.main", "storage", "s3", "--bucket", "rift-fleet", "--endpoint-url", endpoint)
+        f.cli(str(BIN / "python"), "-m", "cli.main", "storage", "s3", "--bucket", "rift-fleet",
+              "--endpoint-url", endpoint)
         out = f.cli(str(BIN / "python"), "-m", "cli.main", "deploy")
         assert "phase deployments (5 pools)" in out
         f.env = {k: v for k, v in admin.items() if not k.startswith("AWS_")}
