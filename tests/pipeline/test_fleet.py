@@ -149,7 +149,7 @@ def test_two_iterations_across_hosts_survive_a_dead_training_worker(fleet):
     assert games == distinct == 12  # six per iteration, none twice
     (host,), = coordinator_query(fleet, "SELECT DISTINCT source_host FROM games")
     assert host == "vast"
-    assert (fleet.folder("lambda2") / "data" / "cache" / "handoff" / "models").is_dir()  # the replacement fetched its parent
+    assert (fleet.folder("lambda2") / "data" / "cache" / "handoff" / "models").is_dir()  # it fetched the parent
 
 
 def test_gpu_phases_on_a_one_slot_pool_take_turns(fleet):
