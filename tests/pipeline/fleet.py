@@ -106,4 +106,9 @@ class Fleet(Stack):
 
     def close(self) -> None:
         super().close()
+        logs = Path(tempfile.gettempdir()) / "rift-fleet-logs"  # the last run's logs, for whoever reads a failure
+        shutil.rmtree(logs, ignore_errors=True)
+        logs.mkdir()
+        for log in self.root.glob("*.log"):
+            shutil.copy(log, logs / log.name)
         shutil.rmtree(self.root, ignore_errors=True)

@@ -62,6 +62,11 @@ def run_iteration(fleet: Fleet) -> tuple[str, dict]:
     return run_id, fleet.wait(run_id, timeout=ITERATION_S)
 
 
+def why(fleet: Fleet, run: dict) -> str:
+    """A run's state message and its last log lines: what an assertion on its state shows."""
+    return f"{run['state'].get('message')}\n{api.logs(fleet.api, run['id'])[-6000:]}"
+
+
 def placed_runs(fleet: Fleet) -> list[dict]:
     """Every run of the `phase` flow (the placed phases), oldest first."""
     runs = api.post(fleet.api, "/flow_runs/filter", {"flows": {"name": {"any_": ["phase"]}}, "limit": 100,
@@ -105,7 +110,7 @@ def test_two_iterations_across_hosts_survive_a_dead_training_worker(fleet):
     workers = {name: fleet.rift_worker(name, pool) for name, pool in
                (("coord", "local"), ("vast", "vast-5090"), ("lambda", "lambda-h100"), ("gh200", "gh200"))}
     first_id, first = run_iteration(fleet)
-    assert first["state"]["type"] == "COMPLETED", first["state"]
+    assert first["state"]["type"] == "COMPLETED", why(fleet, first)
     summary = api.artifacts(fleet.api, first_id)["iteration-hex8-2p"]["data"]
     for phase, pool in (("selfplay", "vast-5090"), ("train", "lambda-h100"), ("evaluate", "gh200")):
         assert f"| {phase} | pool {pool} (phase/{phase}-{pool}) | Completed |" in summary, summary
@@ -138,7 +143,7 @@ def test_two_iterations_across_hosts_survive_a_dead_training_worker(fleet):
     fleet.kill(hung)  # the machine dies mid-phase
     fleet.rift_worker("lambda2", "lambda-h100")  # a replacement host with an empty cache
     second = fleet.wait(second_id, timeout=ITERATION_S)
-    assert second["state"]["type"] == "COMPLETED", second["state"]
+    assert second["state"]["type"] == "COMPLETED", why(fleet, second)
     trains = [r for r in placed_runs(fleet) if r["name"] == "train-hex8_2p-i2-lambda-h100"]
     assert [api.state(r)["type"] for r in trains] == ["CRASHED", "COMPLETED"], [api.state(r) for r in trains]
     assert gpu_slots(fleet, "lambda-h100") == 0
