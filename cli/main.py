@@ -17,12 +17,13 @@ app = typer.Typer(
 
 def _register() -> None:
     """Import command modules, each of which attaches its commands to `app`."""
-    from cli import cluster, data_commands, match, pipeline, report, selfplay, show, up, vectors
+    from cli import cluster, data_commands, fleet, match, pipeline, report, selfplay, show, up, vectors
 
     selfplay.register(app)
     vectors.register(app)
     data_commands.register(app)
     cluster.register(app)
+    fleet.register(app)
     pipeline.register(app)
     up.register(app)
     report.register(app)

@@ -184,7 +184,11 @@ def up(
                                  cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
             if out.returncode != 0:
                 _fail(f"prefect deploy failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
-            console.print(f"deployed {out.stdout.count('successfully created')} deployments from prefect.yaml")
+            from flows.deploy_phases import deploy_phases
+            with temporary_settings(updates=client):
+                phases = deploy_phases(pools_cfg)
+            console.print(f"deployed {out.stdout.count('successfully created')} deployments from prefect.yaml and "
+                          f"{len(phases)} phase/<phase>-<pool> deployments")
         procs.append(_spawn([str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", pool],
                             logs / f"worker-{pool}.log", {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", **env}))
         if continuous:

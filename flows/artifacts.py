@@ -118,7 +118,10 @@ def summary_markdown(summary: dict[str, Any], stale: dict[str, Any], leaderboard
         head += f"\n**Failed:** {error}\n"
     lines = ["| phase | where | state | seconds | result |", "|---|---|---|---|---|"]
     for phase, info in summary["phases"].items():
-        lines.append(f"| {phase} | {info['where']} | {info['state']} | {info.get('wall_s', 0):.2f} | "
+        seconds = f"{info.get('wall_s', 0):.2f}"
+        if "queue_s" in info:  # a placed run: waiting for a worker and its start-up are not phase time
+            seconds += f" (queue + start-up {info['queue_s']:.1f}, run {info.get('run_s', 0):.1f})"
+        lines.append(f"| {phase} | {info['where']} | {info['state']} | {seconds} | "
                      f"{info.get('note') or _result_line(phase, info.get('result'))} |")
     data = "\n## Training data\n\n"
     if stale.get("mean_behind") is not None:

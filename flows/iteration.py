@@ -22,10 +22,12 @@ from prefect import flow, get_run_logger
 from prefect.context import FlowRunContext
 
 from flows.artifacts import publish
+from flows.deploy_phases import check_placements
 from flows.plan import Plan, Step, build_plan, mark_completed, next_iteration
 from infra.data_config import DataConfig, load_data_config
 from infra.pipeline_config import load_pipeline_config, load_pools_config
-from tasks.common import PhaseContext, PhaseError, code_version, emit, retry_options
+from infra.storage import ArtifactStore
+from tasks.common import PermanentPhaseError, PhaseContext, PhaseError, code_version, emit, retry_options
 
 
 def make_context(board: str, players: int, profile: str, iteration: int | None, data_dir: str | None,
@@ -43,26 +45,55 @@ def make_context(board: str, players: int, profile: str, iteration: int | None, 
     return cfg, ctx, data
 
 
-def dispatch(step: Step, ctx: PhaseContext, upstream: list[str]) -> tuple[dict[str, Any], str]:
-    """Run a placed phase on its pool through its deployment and wait for it; its worker uses its own data
-    folder and publishes what the coordinator's sync phase needs."""
+CRASH_RERUNS = 2  # a placed run that crashed (its worker or machine died) is scheduled again this often
+
+
+def dispatch(step: Step, ctx: PhaseContext, upstream: list[str]) -> tuple[dict[str, Any], str, dict[str, float]]:
+    """Run a placed phase on its pool through the data plane (tasks/placed.py): prepare its inputs here,
+    run `phase/<phase>-<pool>` and wait, then record what it returns here. A run that crashed (no heartbeat:
+    its worker died) is scheduled again and runs when a worker of the pool is back; a run that failed after
+    its own retries fails the phase. Returns (result, state, {"queue_s", "run_s"} of the last run)."""
     from prefect.deployments import run_deployment
-    remote = ctx.model_copy(update={"data_dir": None, "placed": True})
-    run = run_deployment(step.deployment, parameters={"phase": step.phase, "ctx": remote.model_dump(mode="json"),
-                                                      "upstream": upstream},
-                         flow_run_name=f"{step.phase}-{ctx.config}-i{ctx.iteration}", timeout=None)
-    state = run.state
-    if state is None or not state.is_completed():
-        name, message = (state.name, state.message) if state else ("unknown", "")
-        raise PhaseError(step.phase, ctx, RuntimeError(f"flow run {run.name} of {step.deployment} ended {name}: "
-                                                       f"{message}"))
-    return state.result(), state.name
+
+    from tasks.placed import HOOKS
+    hooks = HOOKS[step.phase]
+    store = ArtifactStore.from_config(ctx.data())
+    try:
+        try:
+            prepared = hooks.prepare(ctx, upstream, store)  # ctx with the keys and ids chosen here
+        except (ValueError, LookupError) as exc:  # no shards, a damaged parent: retrying cannot help
+            raise PermanentPhaseError(step.phase, ctx, exc) from exc
+        remote = prepared.model_copy(update={"data_dir": None, "placed": True})
+        params = {"phase": step.phase, "ctx": remote.model_dump(mode="json"), "upstream": upstream, "pool": step.pool}
+        for attempt in range(1, CRASH_RERUNS + 2):
+            run = run_deployment(step.deployment, parameters=params, timeout=None,
+                                 flow_run_name=f"{step.phase}-{ctx.config}-i{ctx.iteration}-{step.pool}",
+                                 tags=["placed", step.phase, ctx.config])
+            state = run.state
+            if state is not None and state.is_crashed() and attempt <= CRASH_RERUNS:
+                get_run_logger().warning("placed %s run %s crashed (%s); scheduling it again (%d/%d)",
+                                         step.phase, run.name, state.message, attempt, CRASH_RERUNS)
+                continue
+            break
+        if state is None or not state.is_completed():
+            name, message = (state.name, state.message) if state else ("unknown", "")
+            raise PhaseError(step.phase, ctx, RuntimeError(f"flow run {run.name} of {step.deployment} ended {name}: "
+                                                           f"{message}"))
+        timing = {}
+        if run.start_time and run.created:
+            timing["queue_s"] = round((run.start_time - run.created).total_seconds(), 2)
+        if run.start_time and run.end_time:
+            timing["run_s"] = round((run.end_time - run.start_time).total_seconds(), 2)
+        return hooks.record(prepared, state.result(), store), state.name, timing
+    finally:
+        store.close()
 
 
 def run_step(step: Step, ctx: PhaseContext, upstream: list[str]) -> tuple[dict[str, Any], str]:
     """One phase, in-process or on its pool; raises the phase's error when it keeps failing."""
     if step.deployment:
-        return dispatch(step, ctx, upstream)
+        result, name, timing = dispatch(step, ctx, upstream)
+        return {**result, "placed": timing}, name
     task = step.task.with_options(**retry_options(ctx.settings.retries))
     state = task(ctx=ctx, upstream=list(upstream), return_state=True)
     return state.result(), state.name  # result() raises the PhaseError of a failed phase
@@ -98,7 +129,7 @@ def execute(plan: Plan, ctx: PhaseContext, data: DataConfig, publish_artifacts: 
                 raise
             cached = state == "Cached"
             info.update(state=state, wall_s=round(time.perf_counter() - t0, 4), result=result,
-                        inside_s=0.0 if cached else result.get("seconds", 0.0))
+                        inside_s=0.0 if cached else result.get("seconds", 0.0), **result.get("placed", {}))
             summary["inside_s"] += info["inside_s"]
             upstream.append(result["id"])
             logger.info("phase %s: %s in %.2f s (%s)", step.phase, state, info["wall_s"], result["id"])
@@ -140,7 +171,9 @@ def iteration(board: str, players: int = 2, profile: str = "default", iteration:
     `selfplay_engine` (auto, cpu, gpu) overrides the profile's choice of selfplay engine.
     """
     cfg, ctx, data = make_context(board, players, profile, iteration, data_dir, pipeline_config, selfplay_engine)
-    plan = build_plan(cfg, load_pools_config(pools_config), ctx, phases, local)
+    pools = load_pools_config(pools_config)
+    plan = build_plan(cfg, pools, ctx, phases, local)
+    check_placements(pools, {s.phase: s.pool for s in plan.runnable if s.pool})  # before any phase runs
     summary = execute(plan, ctx, data)
     if phases is None:  # a partial run (--phase) does not complete the iteration
         mark_completed(data, ctx.config, ctx.iteration)

@@ -255,7 +255,8 @@ class Cluster:
         """Start the Prefect worker of each host's pool (no-op where one is running)."""
         def script(h: Host) -> str:
             pid, log = self._worker_files(h)
-            command = self.fleet.settings.worker_command.format(pool=_q(h.work_pool), host=_q(h.name))
+            command = self.fleet.settings.worker_command.format(pool=_q(h.work_pool), host=_q(h.name),
+                                                               data=_q(h.data_path))
             return spawn_script(command, pid, log)
 
         return self._each(self.fleet.select(names), script, timeout)

@@ -27,6 +27,8 @@ from pydantic import BaseModel, ConfigDict
 
 from infra.hosts import HealthSettings
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # worker scans count only this checkout's workers
+
 GAMES_SUBDIR = "games"
 WORKER_PID_DIR = "cluster"
 
@@ -147,6 +149,29 @@ def _running(pid: int) -> bool:
         return False
 
 
+def _names_pool(args: list[str], pool: str) -> bool:
+    """`--pool NAME`, `-p NAME` or `--pool=NAME` with exactly this pool (not a pool containing it)."""
+    for i, a in enumerate(args):
+        if a in ("--pool", "-p") and i + 1 < len(args) and args[i + 1] == pool:
+            return True
+        if a == f"--pool={pool}":
+            return True
+    return False
+
+
+def _ours(proc: psutil.Process, data_dir: str | Path) -> bool:
+    """A worker of this project on this data folder: its RIFT_DATA_DIR is ours, or it runs in this checkout
+    with no data folder of its own (another checkout's workers, or another data folder's, are not ours)."""
+    try:
+        env = proc.environ()
+        cwd = Path(proc.cwd()).resolve()
+    except (psutil.Error, OSError):
+        return False
+    if env.get("RIFT_DATA_DIR"):
+        return Path(env["RIFT_DATA_DIR"]).resolve() == Path(data_dir).expanduser().resolve()
+    return cwd == PROJECT_ROOT
+
+
 def worker_info(data_dir: str | Path, pool: str | None) -> WorkerInfo:
     """Is this machine's Prefect worker alive? Pid file from start-workers, else a process scan."""
     if not pool:
@@ -160,8 +185,10 @@ def worker_info(data_dir: str | Path, pool: str | None) -> WorkerInfo:
         if pid and _running(pid):
             return WorkerInfo(running=True, pid=pid, detail=f"pid {pid} (pid file)")
     for proc in psutil.process_iter(["pid", "cmdline"]):
-        cmd = " ".join(proc.info.get("cmdline") or [])
-        if "prefect" in cmd and "worker" in cmd and pool in cmd and proc.pid != os.getpid():
+        args = proc.info.get("cmdline") or []
+        cmd = " ".join(args)
+        if ("prefect" in cmd and "worker" in cmd and _names_pool(args, pool) and proc.pid != os.getpid()
+                and _ours(proc, data_dir)):
             return WorkerInfo(running=True, pid=proc.pid, detail=f"pid {proc.pid} (process scan)")
     return WorkerInfo(detail=f"no worker for pool {pool}")
 

@@ -20,7 +20,8 @@ STATE_DIR_ENV = "RIFT_CLUSTER_STATE_DIR"
 DEFAULT_HOSTS_PATH = Path("config") / "hosts.yaml"
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-DEFAULT_WORKER_COMMAND = "prefect worker start --pool {pool} --name {host}"
+# `rift worker` sets heartbeats, the host's name and data folder, and stops the worker on SIGTERM
+DEFAULT_WORKER_COMMAND = "rift worker --pool {pool} --name {host} --data-dir {data}"
 DEFAULT_SELFPLAY_COMMAND = (
     "rift selfplay --board {board} --players {players} --games {games}"
     " --engine {engine} --seed {seed} --out {out}"

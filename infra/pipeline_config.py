@@ -30,6 +30,15 @@ PIPELINE_ENV = "RIFT_PIPELINE_CONFIG"
 POOLS_ENV = "RIFT_POOLS_CONFIG"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PHASES = ("selfplay", "sync", "cmaes", "train", "profile_sync", "evaluate", "gate", "monitor")
+# Phases whose whole job is reading and writing the coordinator's stores: they run where the iteration
+# runs. The others travel through the data plane (tasks/placed.py) and can be placed on any pool.
+COORDINATOR_ONLY = {
+    "sync": "it merges games into the coordinator's game store",
+    "cmaes": "it tunes against and writes the coordinator's profile history",
+    "profile_sync": "it writes the coordinator's best profiles",
+    "gate": "it promotes models in the coordinator's registry",
+}
+PLACEABLE = tuple(p for p in PHASES if p not in COORDINATOR_ONLY)
 
 
 class PipelineConfigError(ValueError):
@@ -276,6 +285,9 @@ class PoolsConfig(_Strict):
                 raise ValueError(f"placement.{phase}: unknown phase (known: {', '.join(PHASES)})")
             if pool not in self.pools:
                 raise ValueError(f"placement.{phase}: unknown pool {pool!r} (pools: {', '.join(self.pools)})")
+            if phase in COORDINATOR_ONLY:
+                raise ValueError(f"placement.{phase}: {phase} cannot be placed on pool {pool!r}: "
+                                 f"{COORDINATOR_ONLY[phase]}; remove it from placement (it runs in-process)")
         if self.local_pool not in self.pools:
             raise ValueError(f"local_pool: {self.local_pool!r} is not one of the pools")
         return self

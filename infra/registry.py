@@ -1,7 +1,10 @@
 """Model registry: every trained model, where it came from, how it rated, which one is best.
 
 Stored in SQLite beside the games (`data/registry.db`) so it survives crashes
-the same way. A model is registered as a candidate by training, made active by
+the same way. Model paths inside the data folder are stored relative to it (the
+registry's own folder) and returned absolute, so a moved or restored data folder
+keeps working; an absolute path written by an older version is re-rooted at the
+data folder when the file is no longer where it says. A model is registered as a candidate by training, made active by
 the gate, and deprecated with a reason; ratings are appended per match so the
 history of each model's strength stays queryable. Report tables come back as
 pandas DataFrames.
@@ -66,6 +69,7 @@ class ModelRegistry(SqliteFile):
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self.root = self.path.resolve().parent  # the data folder: model paths are relative to it
         self._conn = connect(self.path, SCHEMA, probe="SELECT count(*) FROM models")
         self._conn.row_factory = sqlite3.Row
 
@@ -93,6 +97,7 @@ class ModelRegistry(SqliteFile):
             raise ValueError("a model needs a path or an artifact key")
         if parent_id is not None:
             self.get(parent_id)
+        path = self._relative(path)
         model_id = model_id or f"{config_key(board_type, num_players)}-i{iteration}-{uuid.uuid4().hex[:8]}"
         self._exec("INSERT INTO models (id, config, board_type, num_players, path, artifact_key, parent_id, "
                    "iteration, metrics, status, tier, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -107,7 +112,34 @@ class ModelRegistry(SqliteFile):
             raise KeyError(f"no model {model_id!r} in {self.path}")
         out = dict(rows[0])
         out["metrics"] = json.loads(out["metrics"])
+        out["path"] = self._absolute(out["path"])
         return out
+
+    def _relative(self, path: str | None) -> str | None:
+        """A path inside the data folder as stored: relative to it (posix); others unchanged."""
+        if path is None:
+            return None
+        p = Path(path)
+        full = (p if p.is_absolute() else Path.cwd() / p).resolve()
+        try:
+            return full.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(full)
+
+    def _absolute(self, stored: str | None) -> str | None:
+        """The file a stored path names now: relative ones under the data folder; an absolute one
+        from before relative paths, missing where it says, re-rooted at its `models/...` part."""
+        if stored is None:
+            return None
+        p = Path(stored)
+        if not p.is_absolute():
+            return str(self.root / p)
+        if not p.exists() and "models" in p.parts:
+            cut = len(p.parts) - 1 - p.parts[::-1].index("models")
+            moved = self.root.joinpath(*p.parts[cut:])
+            if moved.exists():
+                return str(moved)
+        return stored
 
     def set_status(self, model_id: str, status: ModelStatus, reason: str | None = None) -> None:
         self.get(model_id)

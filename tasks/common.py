@@ -59,6 +59,10 @@ class PhaseContext(BaseModel):
     mode: Literal["iteration", "continuous"] = "iteration"  # events carry it as the label `rift.mode`
     batch: int | None = None  # continuous selfplay: the batch number (seeds, game ids, cache key)
     rows: tuple[int, int] | None = None  # continuous train: the game store's rowids (after, upto] to learn from
+    # a placed phase's inputs (infra/dataplane.py, tasks/handoff.py): role -> artifact key, fetched into the
+    # worker's cache before the phase runs; refs: role -> id the coordinator chose (parent, candidate, best)
+    inputs: dict[str, str] = {}
+    refs: dict[str, str | None] = {}
 
     @property
     def config(self) -> str:
@@ -76,6 +80,21 @@ class PhaseContext(BaseModel):
         extra = f" batch {self.batch}" if self.batch is not None else ""
         extra += f" games ({self.rows[0]}, {self.rows[1]}]" if self.rows else ""
         return f"{self.config} iteration {self.iteration}{extra} (profile {self.profile})"
+
+    @property
+    def handed(self) -> bool:
+        """The coordinator chose this phase's inputs (tasks/placed.py): use them, not this host's stores."""
+        return bool(self.inputs or self.refs)
+
+    def input_path(self, role: str) -> Path | None:
+        """This host's cached copy of the input `role` (fetched by flows/phase.py), None if not given."""
+        from infra.dataplane import cache_path
+        key = self.inputs.get(role)
+        return cache_path(self.data().data_dir, key) if key else None
+
+    def inputs_under(self, prefix: str) -> dict[str, Path]:
+        """Inputs whose role starts with `prefix/`: {the rest of the role: cached copy}."""
+        return {role[len(prefix) + 1:]: self.input_path(role) for role in self.inputs if role.startswith(prefix + "/")}
 
     @property
     def stream(self) -> str:
@@ -128,8 +147,9 @@ def short_hash(*parts: Any) -> str:
 def phase_key(phase: str, ctx: PhaseContext, upstream: list[str]) -> str:
     """The cache key of one phase run: task name, config, iteration, settings, code, data folder, upstream."""
     data_dir = str(ctx.data().data_dir.resolve())
+    handed = [f"{k}={v}" for k, v in sorted({**ctx.inputs, **ctx.refs}.items())]  # content keys and ids
     return (f"rift-{phase}-{ctx.config}-i{ctx.iteration}{ctx.stream}-{ctx.config_hash}-"
-            f"{short_hash(code_version(), data_dir, *upstream)}")
+            f"{short_hash(code_version(), data_dir, *upstream, *handed)}")
 
 
 def _cache_key_fn(phase: str) -> Callable[[Any, dict[str, Any]], str]:

@@ -29,7 +29,6 @@ import hashlib
 import multiprocessing
 import os
 import random
-import socket
 import sys
 import tempfile
 from collections import Counter
@@ -66,7 +65,9 @@ def resolved_mix(ctx: PhaseContext) -> tuple[dict[str, float], str | None]:
     model's id (None when no engine needs one or the registry has no model)."""
     if not any(needs_model(e) for e in ctx.mix):
         return dict(ctx.mix), None
-    best = best_model_path(ctx.data().registry_path, ctx.board, ctx.players)
+    handed = ctx.input_path("best")  # placed: the coordinator's best, fetched (tasks/placed.py)
+    best = ((str(handed), str(ctx.refs["best"])) if handed else None) if ctx.handed else \
+        best_model_path(ctx.data().registry_path, ctx.board, ctx.players)
     reference = None
     if best is None:
         from engine.players.neural import reference_model
@@ -211,6 +212,8 @@ def _play_chunk(args: tuple[Any, ...]) -> list[dict[str, Any]]:
 def current_model(ctx: PhaseContext) -> str | None:
     """The config's best model when the games start: the generation these games were played under
     (recorded with each game, beside the iteration, so staleness can be measured either way)."""
+    if ctx.handed:  # the coordinator named it (tasks/placed.py); this host's registry is not the truth
+        return ctx.refs.get("best")
     cfg = ctx.data()
     if not cfg.registry_path.exists():
         return None
@@ -229,7 +232,7 @@ def worker_processes(requested: int, games: int) -> int:
 def game_tags(ctx: PhaseContext, model: str | None = None) -> dict[str, Any]:
     """metadata.pipeline of the phase's games: what they feed and under which best model they were played."""
     tags = {"iteration": ctx.iteration, "profile": ctx.profile, "configHash": ctx.config_hash,
-            "mix": ctx.settings.selfplay.mix, "host": socket.gethostname(), "mode": ctx.mode,
+            "mix": ctx.settings.selfplay.mix, "host": ctx.data().source_host, "mode": ctx.mode,
             "model": model or current_model(ctx)}
     if ctx.batch is not None:
         tags["batch"] = ctx.batch
@@ -246,7 +249,7 @@ def games_of(ctx: PhaseContext) -> Iterator[dict[str, Any]]:
     base = seed_base(ctx)
     mix, model = resolved_mix(ctx)
     tags = game_tags(ctx, model)
-    synced = synced_profile_path(ctx.data(), ctx.board, ctx.players)
+    synced = ctx.input_path("profile") if ctx.handed else synced_profile_path(ctx.data(), ctx.board, ctx.players)
     profile_file = str(synced) if synced else None  # profile_sync's best, else config/profiles
     stem = id_stem(ctx)
     jobs = [(base + i, f"{stem}-{base:x}-{i:05d}") for i in range(sp.games)]
@@ -321,13 +324,15 @@ def _slot(ctx: PhaseContext) -> Any:
         return nullcontext()
     from prefect.concurrency.sync import concurrency
     from tasks.limits import ensure_limit
-    name = f"selfplay-{socket.gethostname()}".lower()
+    name = f"selfplay-{ctx.data().source_host}".lower()  # the host's configured name (RIFT_SOURCE_HOST)
     ensure_limit(name, slots)
     return concurrency(name, occupy=1, strict=True)
 
 
-def play_and_store(ctx: PhaseContext, on_game: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """The phase's work as a plain function: play, journal, flush; optionally export for sync."""
+def play_and_store(ctx: PhaseContext, on_game: Callable[[int], None] | None = None,
+                   artifacts: ArtifactStore | None = None) -> dict[str, Any]:
+    """The phase's work as a plain function: play, journal, flush; placed, publish this run's games
+    (to `artifacts`, default the configured artifact store) for the coordinator to record."""
     cfg = ctx.data()
     check_engines(ctx)
     stats: Counter[str] = Counter()
@@ -359,7 +364,12 @@ def play_and_store(ctx: PhaseContext, on_game: Callable[[int], None] | None = No
         if export is not None:
             key = f"{ctx.settings.sync.artifact_prefix}/{ctx.config}/{cfg.source_host}/i{ctx.iteration}-{seed_base(ctx):x}.db"
             snapshot = export.backup(export.path.with_name("snapshot.db"))
-            ArtifactStore.from_config(cfg).put_file(snapshot, key)
+            if artifacts is not None:
+                artifacts.put_file(snapshot, key)
+            else:
+                own = ArtifactStore.from_config(cfg)
+                own.put_file(snapshot, key)
+                own.close()
             published = key
     with GameStore(cfg.game_db_path(ctx.board, ctx.players), cfg.source_host) as store:
         stored = store.count()

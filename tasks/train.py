@@ -61,14 +61,20 @@ def export_shard(ctx: PhaseContext, cfg: DataConfig) -> dict[str, Any]:
     marker = _marker(cfg, ctx)
     if marker.exists():
         done = json.loads(marker.read_text())
-        if done.get("path") is None or Path(done["path"]).exists():
+        if done.get("path") is None:
             return {**done, "reused": True}
+        # relative to the data folder (a moved folder keeps its shards); older markers hold absolute paths
+        path = Path(done["path"]) if Path(done["path"]).is_absolute() else cfg.data_dir / done["path"]
+        if not path.exists():
+            path = cfg.shards_dir / ctx.config / path.name
+        if path.exists():
+            return {**done, "path": str(path), "reused": True}
     records = _records(ctx, cfg)
     info = write_game_shard(cfg.shards_dir, records, augment="random", seed=ctx.iteration) if records else None
     done = {"games": len(records), "samples": info.count if info else 0,
-            "path": str(info.path) if info else None}
+            "path": info.path.relative_to(cfg.data_dir).as_posix() if info else None}
     write_atomic(marker, json.dumps(done))
-    return {**done, "reused": False}
+    return {**done, "path": str(info.path) if info else None, "reused": False}
 
 
 def net_config(ctx: PhaseContext) -> NetConfig:
@@ -78,20 +84,75 @@ def net_config(ctx: PhaseContext) -> NetConfig:
                      value_hidden=min(128, 2 * t.channels))
 
 
-def starting_point(ctx: PhaseContext, reg: ModelRegistry) -> tuple[Any, str | None]:
-    """(the parent model, its id) when the best model fits the profile's net, else (a NetConfig, None)."""
-    fresh = net_config(ctx)
+def read_model(path: str | Path, what: str) -> Any:
+    """Load a model export, or fail permanently naming the file: a missing, truncated or foreign file
+    is not transient (retrying reads the same bytes), and training on without it would break lineage."""
+    if not Path(path).is_file():
+        raise ModelFileError(f"{what} {path} is missing: restore the data folder (or the file from the artifact "
+                             "store), or deprecate that model (`rift models deprecate`) to train from another")
+    try:
+        return load_model(path)
+    except Exception as exc:  # torch raises OSError/RuntimeError/EOFError/UnpicklingError on a damaged file
+        raise ModelFileError(f"{what} {path} is unreadable ({type(exc).__name__}: {exc}); it is truncated or not a "
+                             "model export: restore it from the artifact store or deprecate that model") from exc
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be used (a ValueError: run_phase makes it permanent, never retried)."""
+
+
+def parent_model(ctx: PhaseContext, reg: ModelRegistry) -> dict[str, Any] | None:
+    """The registry entry training continues from: the best model, unless the profile trains from scratch."""
     if ctx.settings.train.from_scratch:
+        return None
+    return reg.best(ctx.board, ctx.players)
+
+
+def starting_point(ctx: PhaseContext, parent: dict[str, Any] | None, path: str | Path | None) -> tuple[Any, str | None]:
+    """(the parent model, its id) when the parent fits the profile's net, else (a NetConfig, None).
+    A parent whose file is missing or damaged fails the phase, naming the file (ModelFileError)."""
+    fresh = net_config(ctx)
+    if parent is None:
         return fresh, None
-    best = reg.best(ctx.board, ctx.players)
-    if not best or not best.get("path") or not Path(best["path"]).exists():
-        return fresh, None
-    model = load_model(best["path"])
+    path = path or parent.get("path")
+    if not path:
+        raise ModelFileError(f"parent model {parent['id']} has no file in the registry (artifact key "
+                             f"{parent.get('artifact_key')}): restore it, or deprecate that model to train from "
+                             "another")
+    model = read_model(path, f"parent model {parent['id']}:")
     if model.cfg != fresh:
-        log.info("best model %s has another net size (%s); training from scratch", best["id"], model.cfg)
+        log.info("best model %s has another net size (%s); training from scratch", parent["id"], model.cfg)
         return fresh, None
     model.train()
-    return model, best["id"]
+    return model, parent["id"]
+
+
+def fit(ctx: PhaseContext, shards_dir: Path, net: Any, out_dir: Path, store: ArtifactStore | None,
+        reg: ModelRegistry, parent: str | None) -> dict[str, Any]:
+    """Train on the shards under `shards_dir` and register in `reg`; returns the registry entry."""
+    if not list_shards(shards_dir, ctx.board, ctx.players):
+        raise ValueError(f"no training samples for {ctx.config}: run selfplay first (no shards in {shards_dir})")
+    t = ctx.settings.train
+    tcfg = TrainConfig(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, window=t.window_samples,
+                       seed=ctx.iteration, device="cpu" if os.environ.get("RIFT_TRAIN_CPU") else "auto",
+                       checkpoint_every=1 if t.epochs > 1 else 0)
+    threads = torch.get_num_threads()
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    try:
+        result = train_net(shards_dir, ctx.board, ctx.players, net, tcfg, out_dir=out_dir, store=store, registry=reg,
+                           parent_id=parent, iteration=ctx.iteration)
+    finally:
+        torch.set_num_threads(threads)
+    return reg.get(result.model_id) | {"artifact_key": result.artifact_key}
+
+
+KEEP = ("train_policy_loss", "train_value_loss", "val_policy_loss", "val_value_loss", "val_policy_acc",
+        "samples", "samples_per_s")
+
+
+def small_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items() if k in KEEP}
 
 
 def train_candidate(ctx: PhaseContext) -> dict[str, Any]:
@@ -103,32 +164,16 @@ def train_candidate(ctx: PhaseContext) -> dict[str, Any]:
     cfg = ctx.data()
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     shard = export_shard(ctx, cfg)
-    if not list_shards(cfg.shards_dir, ctx.board, ctx.players):
-        raise ValueError(f"no training samples for {ctx.config}: run selfplay first (no shards in {cfg.shards_dir})")
-    t = ctx.settings.train
-    tcfg = TrainConfig(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, window=t.window_samples,
-                       seed=ctx.iteration, device="cpu" if os.environ.get("RIFT_TRAIN_CPU") else "auto",
-                       checkpoint_every=1 if t.epochs > 1 else 0)
     store = ArtifactStore.from_config(cfg)
-    threads = torch.get_num_threads()
-    if t.threads:
-        torch.set_num_threads(t.threads)
     try:
         with ModelRegistry(cfg.registry_path) as reg:
-            net, parent = starting_point(ctx, reg)
-            result = train_net(cfg.shards_dir, ctx.board, ctx.players, net, tcfg,
-                           out_dir=cfg.data_dir / "models" / ctx.config, store=store, registry=reg,
-                           parent_id=parent, iteration=ctx.iteration)
-            metrics = reg.get(result.model_id)["metrics"]
+            net, parent = starting_point(ctx, parent_model(ctx, reg), None)
+            model = fit(ctx, cfg.shards_dir, net, cfg.data_dir / "models" / ctx.config, store, reg, parent)
     finally:
-        torch.set_num_threads(threads)
         store.close()
-    keep = ("train_policy_loss", "train_value_loss", "val_policy_loss", "val_value_loss", "val_policy_acc",
-            "samples", "samples_per_s")
-    small = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items() if k in keep}
-    return {"id": result.model_id, "model": result.model_id, "parent": parent, "path": str(result.model_path),
-            "artifact_key": result.artifact_key, "shard_games": shard["games"], "shard_samples": shard["samples"],
-            "metrics": small}
+    return {"id": model["id"], "model": model["id"], "parent": parent, "path": model["path"],
+            "artifact_key": model["artifact_key"], "shard_games": shard["games"], "shard_samples": shard["samples"],
+            "metrics": small_metrics(model["metrics"])}
 
 
 @phase_task("train")

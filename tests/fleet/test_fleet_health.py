@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -157,3 +158,26 @@ def test_prefect_api_reachable_or_not(health_server: str, monkeypatch: pytest.Mo
     assert report.status is Health.DEGRADED and "unreachable" in report.reason
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     assert prefect_api_check(None).ok is None  # embedded server: nothing to reach
+
+
+def test_process_scan_counts_only_this_projects_worker_on_this_data_folder(tmp_path: Path) -> None:
+    """A `prefect worker start --pool gh200` of another checkout (another data folder) or of another
+    pool whose name contains ours is not this host's worker; one on our data folder is."""
+    def start(pool: str, data: Path) -> subprocess.Popen:  # a process whose command line looks like a worker's
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "prefect", "worker", "start",
+                                 "--pool", pool], env={**os.environ, "RIFT_DATA_DIR": str(data)}, cwd=tmp_path)
+
+    other, ours_elsewhere = start("gh200", tmp_path / "other-data"), start("gh200-big", tmp_path / "data")
+    try:
+        assert not worker_info(tmp_path / "data", "gh200").running
+        ours = start("gh200", tmp_path / "data")
+        try:
+            info = worker_info(tmp_path / "data", "gh200")
+            assert info.running and info.pid == ours.pid
+        finally:
+            ours.kill()
+            ours.wait()
+    finally:
+        for p in (other, ours_elsewhere):
+            p.kill()
+            p.wait()

@@ -24,6 +24,17 @@ def get(api: str, path: str) -> Any:
     return resp.json()
 
 
+def delete(api: str, path: str) -> None:
+    httpx.delete(f"{api}{path}", timeout=30).raise_for_status()
+
+
+def logs(api: str, flow_run_id: str) -> str:
+    """The flow run's log messages, oldest first, one per line."""
+    found = post(api, "/logs/filter", {"logs": {"flow_run_id": {"any_": [str(flow_run_id)]}}, "limit": 200,
+                                       "sort": "TIMESTAMP_ASC"})
+    return "\n".join(entry["message"] for entry in found)
+
+
 def state(run: dict[str, Any]) -> dict[str, Any]:
     """A run's state, or an empty one: a task run is first recorded (from its event) before its state
     arrives, so a run read while it starts may have `"state": null`."""
