@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.dataplane import fetch, place, publish
+from engine.replay_check import first_problem
 from infra.ingest import ingest
 from infra.registry import ModelRegistry
 from infra.shards import list_shards
@@ -82,7 +83,8 @@ def record_selfplay(ctx: PhaseContext, result: dict[str, Any], store: ArtifactSt
         return result
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cfg.data_dir, prefix=".record-") as tmp:
-        report = ingest(cfg, store.download(key, Path(tmp) / Path(key).name), source_host=result.get("host"))
+        report = ingest(cfg, store.download(key, Path(tmp) / Path(key).name), source_host=result.get("host"),
+                        check=first_problem)
     ledger = _ledger_path(cfg, ctx.config)
     _save_ledger(ledger, _load_ledger(ledger) | {key})
     total = report.total

@@ -21,6 +21,7 @@ from typing import Any
 from engine.files import write_atomic
 from infra.data_config import DataConfig
 from infra.gamestore import GameStore
+from engine.replay_check import first_problem
 from infra.ingest import ingest
 from infra.shards import sha256_file
 from infra.storage import ArtifactStore
@@ -58,7 +59,7 @@ def sync_games(cfg: DataConfig, store: ArtifactStore, config: str, prefix: str) 
         host = key.split("/")[-2] if key.count("/") >= 3 else None
         with tempfile.TemporaryDirectory(dir=cfg.data_dir, prefix=".sync-") as tmp:
             local = store.download(key, Path(tmp) / Path(key).name)
-            report = ingest(cfg, local, source_host=host)
+            report = ingest(cfg, local, source_host=host, check=first_problem)
         total = report.total
         counts["inserted"] += total.inserted
         counts["already_present"] += total.already_present
@@ -100,7 +101,7 @@ def sync_all(ctx: PhaseContext, store: ArtifactStore | None = None) -> dict[str,
     store = store or ArtifactStore.from_config(cfg)
     keys, counts = sync_games(cfg, store, ctx.config, settings.artifact_prefix)
     for source in settings.sources:  # extra folders (e.g. rsynced data/games of another machine)
-        report = ingest(cfg, Path(source).expanduser())
+        report = ingest(cfg, Path(source).expanduser(), check=first_problem)
         counts["inserted"] += report.total.inserted
         counts["already_present"] += report.total.already_present
         counts["duplicates"] += report.total.duplicates
