@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.dataplane import fetch, place, publish
 from engine.replay_check import first_problem
+from infra.dataplane import fetch, place, publish
 from infra.ingest import ingest
 from infra.registry import ModelRegistry
 from infra.shards import list_shards
