@@ -37,8 +37,11 @@ from engine.ratings import elo_from_score  # noqa: E402
 from infra.shards import write_shard  # noqa: E402
 
 NET = {"channels": 64, "blocks": 4, "policy_channels": 32, "value_channels": 32, "value_hidden": 128}
-SELFPLAY = {"full_sims": 32, "fast_sims": 8, "full_prob": 0.25, "temperature": 1.0, "concurrency": 16,
-            "search": {"root": "gumbel", "batch_size": 8}, "opening_plies": [2, 8]}
+# leaf batches of 2: with 8 (virtual loss) a 64-simulation search is 8 steps deep and plays far
+# weaker (the bootstrap net: 0.33 against D5 at 8, 0.55 at 1, docs/benchmarks.md); the server's
+# batches are filled by many games at once instead
+SELFPLAY = {"full_sims": 32, "fast_sims": 8, "full_prob": 0.25, "temperature": 1.0, "concurrency": 24,
+            "search": {"root": "gumbel", "batch_size": 2}, "opening_plies": [2, 8]}
 SIMS = 64  # the D9 budget: what the reference model deploys with
 
 
@@ -67,7 +70,7 @@ class Run:
     @property
     def search(self) -> dict:
         """The deployed player's search options, fixed for the run when its ledger is made."""
-        return self.ledger.setdefault("search", {"batch_size": 8})
+        return self.ledger.setdefault("search", {"batch_size": 1})
 
     def save(self) -> None:
         write_atomic(self.path, json.dumps(self.ledger, indent=1).encode())
@@ -247,9 +250,9 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=200_000)
     ap.add_argument("--subset", type=int, default=80_000, help="rows trained per iteration")
     ap.add_argument("--lr", type=float, default=1.5e-4)
-    ap.add_argument("--value-mix", type=float, default=0.5,
+    ap.add_argument("--value-mix", type=float, default=0.0,
                     help="value target = (1 - mix) * outcome + mix * the search's value of the position")
-    ap.add_argument("--search-batch", type=int, default=8,
+    ap.add_argument("--search-batch", type=int, default=1,
                     help="leaf batch of the deployed player's search (gate, anchors, closing matches)")
     ap.add_argument("--continue-from", choices=["best", "latest"], default="best",
                     help="the parent of each candidate: the best model, or the newest (promoted or not)")
