@@ -100,9 +100,18 @@ class ServerWatch:
             if self._stop.is_set():
                 return
             if gone or (state == "refused" and failing >= self.dead_after_s) or failing >= self.slow_after_s:
-                why = ("its process exited" if gone else f"connections refused, no answer for {failing:.0f} s"
-                       if state == "refused" else f"no answer from {self.url}/health for {failing:.0f} s")
-                self.on_dead(f"the {self.what} at {self.url} stopped answering ({why}); the iteration was "
-                             "abandoned, finished phases are kept: start the server again (`rift up`, or unset "
-                             "PREFECT_API_URL for a temporary one) and rerun the same command to resume")
+                self._dead("its process exited" if gone else f"connections refused, no answer for {failing:.0f} s"
+                           if state == "refused" else f"no answer from {self.url}/health for {failing:.0f} s")
                 return
+
+    def check_now(self) -> None:
+        """After the run failed: if the server's process is gone or it refuses connections, report it
+        dead now (the run's own error, a client traceback, would otherwise come first)."""
+        gone = self.alive is not None and not self.alive()
+        if gone or probe(self.url, timeout=5) == "refused":
+            self._dead("its process exited" if gone else "connections refused")
+
+    def _dead(self, why: str) -> None:
+        self.on_dead(f"the {self.what} at {self.url} stopped answering ({why}); the iteration was "
+                     "abandoned, finished phases are kept: start the server again (`rift up`, or unset "
+                     "PREFECT_API_URL for a temporary one) and rerun the same command to resume")

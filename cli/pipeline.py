@@ -167,13 +167,17 @@ def _run(board: str, players: int, profile: str, number: int | None, phase: list
             if not stop.requested:
                 _server_gone(message)
         with ServerWatch(url, gone, alive=alive,
-                         what="temporary Prefect server" if server is not None else "Prefect server"):
+                         what="temporary Prefect server" if server is not None else "Prefect server") as watch:
             for _ in range(iterations):
-                state = iteration(board, players, profile, number, phases=phase,
-                                  data_dir=str(data_dir) if data_dir else None,
-                                  pipeline_config=str(config) if config else None,
-                                  pools_config=str(pools) if pools else None, local=local, selfplay_engine=engine,
-                                  return_state=True)
+                try:
+                    state = iteration(board, players, profile, number, phases=phase,
+                                      data_dir=str(data_dir) if data_dir else None,
+                                      pipeline_config=str(config) if config else None,
+                                      pools_config=str(pools) if pools else None, local=local,
+                                      selfplay_engine=engine, return_state=True)
+                except Exception:
+                    watch.check_now()  # a dead server is the cause to name, not the client's traceback
+                    raise
                 if stop.requested:  # a stop that surfaced as a failed phase (e.g. its workers got the signal)
                     return
                 if not state.is_completed():
