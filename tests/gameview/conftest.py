@@ -27,8 +27,12 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium through playwright's sync API, one per test module. Not per session: while it is
+    open, playwright's event loop counts as running in the main thread, so every later Prefect call
+    that dispatches on "am I in an async context?" (State.result, block loads, file reads) returned
+    a coroutine instead of its value, failing the rest of the suite."""
     exe = chromium_path()
     if exe is None:
         pytest.skip("no Chromium found (install it: apt-get install -y chromium; or set RIFT_CHROMIUM)")
