@@ -69,8 +69,8 @@ class Run:
 
     @property
     def search(self) -> dict:
-        """The deployed player's search options, fixed for the run when its ledger is made."""
-        return self.ledger.setdefault("search", {"batch_size": 1})
+        """The deployed player's search options, fixed for the run when its ledger is made (main)."""
+        return self.ledger["search"]
 
     def save(self) -> None:
         write_atomic(self.path, json.dumps(self.ledger, indent=1).encode())

@@ -35,6 +35,14 @@ RERUN_S = 900.0
 COMMAND = ["iterate", "--board", "hex8", "--players", "2", "--profile", "tiny"]
 
 
+def command_line(proc: psutil.Process) -> str:
+    """Its command line, or "" when it ended between being listed and being read (a worker that finished)."""
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
+
+
 class Rift:
     """One `rift iterate` process, its output in a file, in a session of its own."""
 
@@ -109,7 +117,7 @@ def assert_stopped_cleanly(run: Rift, family: list[psutil.Process], sig: signal.
     assert f"stopped by {sig.name}" in out and "resume with the same command: rift iterate" in out, out
     _, alive = psutil.wait_procs(family, timeout=30)
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], \
-        f"left running: {[(p.pid, ' '.join(p.cmdline())[:80]) for p in alive]}"
+        f"left running: {[(p.pid, command_line(p)[:80]) for p in alive]}"
     assert not list((run.root / "data").rglob("*.tmp")), list((run.root / "data").rglob("*.tmp"))
     print(f"{sig.name}: exited {code} {time.monotonic() - t0:.1f} s after the signal")
 
@@ -127,7 +135,7 @@ def test_ctrl_c_during_a_phase_then_the_same_command_resumes(started):
     run = started(RIFT_FAULTS="train=hang")  # train blocks until stopped: the signal lands inside a phase
     run.wait_for(lambda: "injected fault 'hang'" in run.output(), "train phase in progress")
     family = run.family()
-    assert any("cli.prefect_server" in " ".join(p.cmdline()) for p in family), "no temporary server of its own"
+    assert any("cli.prefect_server" in command_line(p) for p in family), "no temporary server of its own"
     os.killpg(run.proc.pid, signal.SIGINT)
     assert_stopped_cleanly(run, family, signal.SIGINT, 130)
 
@@ -151,7 +159,7 @@ def test_sigterm_during_selfplay_stops_its_worker_pool_and_server(started, tmp_p
     run = started("--config", str(tmp_path / "pipeline.yaml"))
 
     def pool_playing() -> bool:  # the forkserver and both of its workers
-        return sum("multiprocessing.forkserver" in " ".join(p.cmdline()) for p in run.family()) >= 3
+        return sum("multiprocessing.forkserver" in command_line(p) for p in run.family()) >= 3
     run.wait_for(pool_playing, "selfplay workers")
     family = run.family()
     os.kill(run.proc.pid, signal.SIGTERM)
