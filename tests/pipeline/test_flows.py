@@ -2,6 +2,7 @@
 that keeps failing (Must show 3)."""
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import pytest
@@ -10,12 +11,23 @@ from infra.gamestore import GameStore
 from . import api
 
 
+FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+
+
 def parse(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def task_runs(flow_run_id) -> dict:
-    return api.task_runs(api.current_api(), flow_run_id)
+def task_runs(flow_run_id, phases: tuple[str, ...] = ()) -> dict:
+    """The flow run's task runs, once each of `phases` is there in a final state. Prefect records
+    task-run states from events that the server consumes in the background, so right after the
+    flow returns they may not all be written yet (a loaded machine showed none): poll, don't sleep."""
+    deadline = time.monotonic() + 300
+    while True:
+        runs = api.task_runs(api.current_api(), flow_run_id)
+        if all(p in runs and runs[p]["state"]["type"] in FINAL for p in phases) or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.5)
 
 PHASES = ("selfplay", "sync", "cmaes", "train", "profile_sync", "evaluate", "gate", "monitor")
 
@@ -32,7 +44,7 @@ def test_iteration_runs_then_resumes_from_cache(prefect_api, tmp_path):
     assert summary["iteration"] == 1
     ran = {p: i["state"] for p, i in summary["phases"].items() if i["state"] != "Skipped"}
     assert ran == dict.fromkeys(PHASES, "Completed")
-    runs = task_runs(first.state_details.flow_run_id)
+    runs = task_runs(first.state_details.flow_run_id, tuple(ran))
     assert {name: run["state"]["name"] for name, run in runs.items()} == ran
     found = artifacts(first.state_details.flow_run_id)
     assert {"iteration-hex8-2p", "seat-win-rates", "resources-hex8-2p", "selfplay-progress-hex8-2p",
@@ -57,7 +69,7 @@ def test_a_failing_phase_is_retried_with_backoff_then_fails_the_run_by_name(pref
     assert state.is_failed()
     assert "phase 'sync' failed for square8_2p iteration 1 (profile tiny) (attempt 3)" in state.message
     assert "InjectedFault: injected fault in phase sync" in state.message
-    runs = task_runs(state.state_details.flow_run_id)
+    runs = task_runs(state.state_details.flow_run_id, ("selfplay", "sync"))
     sync_run = runs["sync"]
     assert sync_run["state"]["type"] == "FAILED" and sync_run["run_count"] == 3
     delays = [(parse(s["state_details"]["scheduled_time"]) - parse(s["timestamp"])).total_seconds()
