@@ -12,7 +12,8 @@ same process is refused like any other holder).
 The lock is an flock on `<data>/locks/iterate-<config>.lock`. The holder writes who it is into
 the file (pid, host, and its command line or flow run), and a second one is refused at once
 naming the config, the data folder and that holder. The kernel releases the lock however the
-holder ends (SIGKILL included), so the resume the stop message promises is never blocked.
+holder ends (SIGKILL included), so the resume the stop message promises is never blocked; a
+phase's forked workers drop their copy of it, so one that outlives a killed holder does not keep it.
 
 Why not a Prefect global concurrency limit named per config: a slot does not say who holds it;
 a slot of a killed run stays taken until its lease expires (minutes), blocking that resume; and
@@ -34,6 +35,21 @@ from pathlib import Path
 
 # the lock files this context (a thread, or a call chain that copied its context) holds
 _held: ContextVar[frozenset[str]] = ContextVar("rift_iteration_locks", default=frozenset())
+_fds: set[int] = set()  # descriptors of the locks this process holds
+
+
+def _drop_in_child() -> None:
+    """A forked child (a phase's worker pool) closes its copies of the lock descriptors: the lock then
+    lives exactly as long as its holder, not as long as a worker that outlives a killed holder."""
+    for fd in _fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _fds.clear()
+
+
+os.register_at_fork(after_in_child=_drop_in_child)
 
 
 class ConfigLocked(Exception):
@@ -55,7 +71,7 @@ def config_lock(data_dir: Path, config: str, holder: str | None = None) -> Itera
         yield path
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd, owner = os.open(path, os.O_RDWR | os.O_CREAT, 0o644), os.getpid()
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -68,9 +84,12 @@ def config_lock(data_dir: Path, config: str, holder: str | None = None) -> Itera
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}: {holder or shlex.join(sys.argv)}\n".encode(), 0)
         token = _held.set(_held.get() | {str(path)})
+        _fds.add(fd)
         try:
             yield path
         finally:
+            _fds.discard(fd)
             _held.reset(token)
     finally:
-        os.close(fd)  # releases the flock
+        if os.getpid() == owner:  # a forked child unwinding through here closed its copy at the fork
+            os.close(fd)  # releases the flock (os.open's descriptors are not inherited across exec either)

@@ -2,6 +2,7 @@
 a server it did not start (issue 16, must-show 5); `--dry-run` starts no server (issue 17)."""
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -50,6 +51,31 @@ def test_a_second_holder_of_a_config_lock_is_refused_naming_the_first(tmp_path: 
         assert isinstance(take_in_another_thread(tmp_path, "hex8_2p"), ConfigLocked)  # re-entry released nothing
     assert path == tmp_path / "locks" / "iterate-hex8_2p.lock"
     assert take_in_another_thread(tmp_path, "hex8_2p") is None  # released on the way out
+
+
+def test_a_forked_worker_that_outlives_a_killed_holder_does_not_keep_the_lock(tmp_path: Path) -> None:
+    """A phase's worker pool is forked while the iteration holds the lock; when the holder is SIGKILLed
+    and a worker lives on, the lock must go with the holder (or the resume would be refused)."""
+    script = ("import os, sys, time; from pathlib import Path; from infra.iteration_lock import config_lock\n"
+              f"with config_lock(Path({str(tmp_path)!r}), 'hex8_2p'):\n"
+              "    child = os.fork()\n"
+              "    if child == 0:\n"
+              "        sys.stdin.read(); os._exit(0)\n"  # the worker: lives until the test closes its stdin
+              "    print(child, flush=True); time.sleep(600)\n")
+    holder = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout is not None
+        worker = int(holder.stdout.readline())
+        assert isinstance(take_in_another_thread(tmp_path, "hex8_2p"), ConfigLocked)
+        holder.kill()
+        holder.wait()
+        os.kill(worker, 0)  # the worker is still alive (raises if not)
+        assert take_in_another_thread(tmp_path, "hex8_2p") is None
+    finally:
+        holder.kill()
+        assert holder.stdin is not None
+        holder.stdin.close()  # the worker reads end of file and exits
 
 
 def test_rift_iterate_is_refused_while_another_holds_the_config(tmp_path: Path, monkeypatch) -> None:
