@@ -10,8 +10,9 @@ abandoned, server and worker processes are stopped, one line says how to resume 
 same command), and the exit status is 128 + the signal (cli/stopping.py).
 
 Safety: one iteration per configuration and data folder at a time (a second is refused
-naming the first, before any server starts: infra/iteration_lock.py, also held by the flow), and a Prefect server that stops answering ends
-the command within a minute with a message naming it, instead of minutes of retries.
+naming the first, before any server starts: infra/iteration_lock.py, also held by the flow),
+and a Prefect server that stops answering ends the command within a minute with a message
+naming it, instead of minutes of retries.
 The Prefect home is this checkout's `.prefect/` (cli/prefect_home.py). `rift up` is in cli/up.py.
 
 Prefect is imported inside the commands: other `rift` commands stay fast.
