@@ -1,8 +1,7 @@
 """What keeps `rift iterate` from colliding or hanging.
 
-- `config_lock`: one `rift iterate` per board configuration and data folder at a time. The lock is
-  an flock on `<data>/locks/iterate-<config>.lock`, released by the kernel however the holder ends
-  (SIGKILL included); a second command is refused at once, with the holder's pid and command line.
+- One iteration per board configuration and data folder at a time: infra/iteration_lock.py (the
+  iteration flow holds it however it was started; `rift iterate` takes it before starting a server).
 - `ServerWatch`: the Prefect server an iteration reports to must stay up. Prefect's client retries a
   dead server for minutes (seen: 7 min 24 s, then a ConnectError traceback); the watch polls the
   server's /health and, once connections have been refused for DEAD_AFTER_S (nothing listens: the
@@ -11,14 +10,9 @@
 """
 from __future__ import annotations
 
-import fcntl
-import os
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 
 DEAD_AFTER_S = 30.0  # connections refused for this long: the server is gone
 SLOW_AFTER_S = 300.0  # no answer at all (connections time out) for this long: given up as hung
@@ -40,31 +34,6 @@ def probe(url: str, timeout: float = 5.0) -> str:
         return "slow" if isinstance(exc.reason, (TimeoutError, socket.timeout)) else "refused"
     except OSError:
         return "refused"
-
-
-class ConfigLocked(Exception):
-    """Another `rift iterate` of the same configuration holds the lock."""
-
-
-@contextmanager
-def config_lock(data_dir: Path, config: str) -> Iterator[Path]:
-    """Hold the iterate lock of `config` in `data_dir` for the duration; ConfigLocked if it is held."""
-    path = data_dir / "locks" / f"iterate-{config}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown process"
-            raise ConfigLocked(
-                f"another `rift iterate` of {config} is running on {data_dir} ({holder}; lock {path}): "
-                "wait for it to finish, or stop it (Ctrl-C, or kill the pid: it resumes later)") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}: {' '.join(['rift', *sys.argv[1:]])}\n".encode(), 0)
-        yield path
-    finally:
-        os.close(fd)  # releases the flock
 
 
 class ServerWatch:

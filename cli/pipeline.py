@@ -9,9 +9,10 @@ anything. Ctrl-C, SIGTERM or SIGHUP stop it cleanly: the phase in progress is
 abandoned, server and worker processes are stopped, one line says how to resume (the
 same command), and the exit status is 128 + the signal (cli/stopping.py).
 
-Safety: one `rift iterate` per configuration and data folder at a time (a second is
-refused naming the first: cli/guards.py), and a Prefect server that stops answering ends
-the command within a minute with a message naming it, instead of minutes of retries.
+Safety: one iteration per configuration and data folder at a time (a second is refused
+naming the first, before any server starts: infra/iteration_lock.py, also held by the flow),
+and a Prefect server that stops answering ends the command within a minute with a message
+naming it, instead of minutes of retries.
 The Prefect home is this checkout's `.prefect/` (cli/prefect_home.py). `rift up` is in cli/up.py.
 
 Prefect is imported inside the commands: other `rift` commands stay fast.
@@ -29,10 +30,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli import output
-from cli.guards import ConfigLocked, ServerWatch, config_lock, probe
+from cli.guards import ServerWatch, probe
 from cli.prefect_home import use_project_home
 from cli.prefect_server import prefect_api
 from cli.stopping import StopSignals, signal_name, stop_children
+from infra.iteration_lock import ConfigLocked, config_lock
 
 console = output.console()
 err = output.console(stderr=True, soft_wrap=True)
@@ -238,7 +240,7 @@ def iterate(
                 _fail(f"the Prefect server {api} (from {source}) does not answer: start it (`rift up`), or run "
                       "on a temporary local server (`prefect profile use default`, or unset PREFECT_API_URL)")
             try:
-                lock = config_lock(data.data_dir.resolve(), ctx.config)
+                lock = config_lock(data.data_dir, ctx.config, holder=_resume_command())
                 lock.__enter__()
             except ConfigLocked as exc:
                 _fail(str(exc))

@@ -49,6 +49,7 @@ def selfplay(
         raise typer.BadParameter(f"{move_cap} is not a move cap: give a number of moves, 0 for no cap, "
                                  "or -1 for the default of the board and player count", param_hint="--move-cap")
     games_path = out / "games.jsonl"
+    _check_engine(engine, seed)  # before anything is written: a bad model leaves no empty games.jsonl behind
     records = _open_records(out, games_path)
     summary = SelfplaySummary(board, players, engine)
     t0 = time.perf_counter()
@@ -74,7 +75,7 @@ def selfplay(
                         raise
                 summary.add(rec)
                 progress.advance(task)
-    except (ValueError, CorruptDataError) as e:  # bad engine name, damaged store: exit 2
+    except (ValueError, CorruptDataError) as e:  # a damaged store (or model file, engine.errors): exit 2
         code = 2
         _error(e, summary.games, games_path)
     except OSError as e:  # disk full (DiskFullError says which file and how much), I/O errors
@@ -101,6 +102,18 @@ def selfplay(
         _error(_disk_full_or(e, out / "summary.json", 4096), summary.games, games_path)
         raise typer.Exit(1)
     _print_summary(data, games_path)
+
+
+def _check_engine(engine: str, seed: int) -> None:
+    """Build the first seat's player once, so an unknown engine or a model file that cannot be loaded
+    (missing, empty, truncated: engine.errors.ModelFileError names it and the fix) ends the command
+    with that message and exit 2 before OUT is touched. A neural player's model is cached, not loaded twice."""
+    from engine.players import make_player
+    try:
+        make_player(engine, seed=seed)
+    except ValueError as e:
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
+        raise typer.Exit(2) from None
 
 
 def _open_records(out: Path, games_path: Path) -> RecordFile:

@@ -9,6 +9,10 @@ finished (Prefect shows those task runs as Cached) and redoes what did not; that
 is also how `rift iterate` resumes after a stop signal abandoned a phase
 (cli/stopping.py): the summary then shows that phase as Stopped.
 
+One iteration per config and data folder runs at a time: the flow holds the config's lock
+(infra/iteration_lock.py) for its whole run, so a second one, from the CLI, a deployment or a
+trigger, is refused at once naming the first.
+
 The run ends with artifacts: the markdown summary (every phase, where it ran, its
 state and time, data staleness), seat win rates and move-cap rate per config, and
 the leaderboard once ratings exist; selfplay adds its progress artifact.
@@ -24,7 +28,8 @@ from prefect.context import FlowRunContext
 from flows.artifacts import publish
 from flows.deploy_phases import check_placements
 from flows.plan import Plan, Step, build_plan, mark_completed, next_iteration
-from infra.data_config import DataConfig, load_data_config
+from infra.data_config import DataConfig, config_key, load_data_config
+from infra.iteration_lock import config_lock
 from infra.pipeline_config import load_pipeline_config, load_pools_config
 from infra.storage import ArtifactStore
 from tasks.common import PermanentPhaseError, PhaseContext, PhaseError, code_version, emit, retry_options
@@ -169,7 +174,30 @@ def iteration(board: str, players: int = 2, profile: str = "default", iteration:
     `iteration` defaults to the next one not completed for this config (a re-run resumes it);
     `phases` runs only those phases; `local` ignores pool placement and runs everything here;
     `selfplay_engine` (auto, cpu, gpu) overrides the profile's choice of selfplay engine.
+    Only one iteration of a config runs on a data folder at a time: a second, however it was started
+    (CLI, deployment, trigger), fails at once with ConfigLocked naming the first (infra/iteration_lock.py).
     """
+    data = load_data_config(data_dir=data_dir)
+    with config_lock(data.data_dir, config_key(board, players), holder=_holder()):  # before the number is chosen
+        summary, ctx = _iterate(board, players, profile, iteration, phases, data_dir, pipeline_config, pools_config,
+                                local, selfplay_engine)
+    if phases is None:  # after the lock is released: a trigger may start the next iteration on this event
+        emit("iteration.completed", ctx, {"wall_s": summary["wall_s"], "profile": profile})
+    return summary
+
+
+def _holder() -> str:
+    """Who holds the iteration lock, for the message a second iteration gets: this flow run."""
+    run = FlowRunContext.get()
+    if run is None or run.flow_run is None:
+        return "an iteration flow"
+    return f"flow run {run.flow_run.name} ({run.flow_run.id})"
+
+
+def _iterate(board: str, players: int, profile: str, iteration: int | None, phases: list[str] | None,
+             data_dir: str | None, pipeline_config: str | None, pools_config: str | None, local: bool,
+             selfplay_engine: str | None) -> tuple[dict[str, Any], PhaseContext]:
+    """The iteration flow's body, run while it holds the config's lock: (the small summary, the context)."""
     cfg, ctx, data = make_context(board, players, profile, iteration, data_dir, pipeline_config, selfplay_engine)
     pools = load_pools_config(pools_config)
     plan = build_plan(cfg, pools, ctx, phases, local)
@@ -177,8 +205,7 @@ def iteration(board: str, players: int = 2, profile: str = "default", iteration:
     summary = execute(plan, ctx, data)
     if phases is None:  # a partial run (--phase) does not complete the iteration
         mark_completed(data, ctx.config, ctx.iteration)
-        emit("iteration.completed", ctx, {"wall_s": summary["wall_s"], "profile": profile})
     print(f"iteration {ctx.iteration} of {ctx.config} finished in {summary['wall_s']:.1f} s "
           f"({summary['inside_s']:.1f} s inside the phases)")
     return {k: v for k, v in summary.items() if k != "phases"} | {
-        "phases": {p: {k: v for k, v in i.items() if k != "result"} for p, i in summary["phases"].items()}}
+        "phases": {p: {k: v for k, v in i.items() if k != "result"} for p, i in summary["phases"].items()}}, ctx

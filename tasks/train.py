@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from engine.errors import ModelFileError
 from engine.files import write_atomic
 from engine.nn.model import NetConfig, load_model
 from engine.nn.samples import write_game_shard
@@ -85,20 +86,16 @@ def net_config(ctx: PhaseContext) -> NetConfig:
 
 
 def read_model(path: str | Path, what: str) -> Any:
-    """Load a model export, or fail permanently naming the file: a missing, truncated or foreign file
-    is not transient (retrying reads the same bytes), and training on without it would break lineage."""
-    if not Path(path).is_file():
-        raise ModelFileError(f"{what} {path} is missing: restore the data folder (or the file from the artifact "
-                             "store), or deprecate that model (`rift models deprecate`) to train from another")
+    """Load a model export, or fail permanently naming the file (the loader's ModelFileError, told for
+    training): a missing, truncated or foreign file is not transient (retrying reads the same bytes),
+    and training on without it would break lineage."""
     try:
         return load_model(path)
-    except Exception as exc:  # torch raises OSError/RuntimeError/EOFError/UnpicklingError on a damaged file
-        raise ModelFileError(f"{what} {path} is unreadable ({type(exc).__name__}: {exc}); it is truncated or not a "
-                             "model export: restore it from the artifact store or deprecate that model") from exc
-
-
-class ModelFileError(ValueError):
-    """A model file that cannot be used (a ValueError: run_phase makes it permanent, never retried)."""
+    except ModelFileError as exc:
+        remedy = ("restore the data folder (or the file from the artifact store), or deprecate that model "
+                  "(`rift models deprecate`) to train from another" if exc.kind == "missing" else
+                  "restore it from the artifact store or deprecate that model (`rift models deprecate`)")
+        raise exc.retold(what, remedy) from exc
 
 
 def parent_model(ctx: PhaseContext, reg: ModelRegistry) -> dict[str, Any] | None:
@@ -116,9 +113,9 @@ def starting_point(ctx: PhaseContext, parent: dict[str, Any] | None, path: str |
         return fresh, None
     path = path or parent.get("path")
     if not path:
-        raise ModelFileError(f"parent model {parent['id']} has no file in the registry (artifact key "
-                             f"{parent.get('artifact_key')}): restore it, or deprecate that model to train from "
-                             "another")
+        raise ModelFileError(None, f"without a file in the registry (artifact key {parent.get('artifact_key')})",
+                             "restore it, or deprecate that model to train from another",
+                             what=f"parent model {parent['id']}", kind="missing")
     model = read_model(path, f"parent model {parent['id']}:")
     if model.cfg != fresh:
         log.info("best model %s has another net size (%s); training from scratch", parent["id"], model.cfg)

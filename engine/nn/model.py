@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from torch import nn
 from torch.nn import functional as F
 
+from engine.errors import ModelFileError
 from engine.files import write_atomic
 from engine.nn.encoding import ENCODING_VERSION, NUM_PLANES
 from engine.nn.grid import grid
@@ -149,22 +150,59 @@ def save_model(model: RingRiftNet, path: str | Path) -> Path:
     return write_atomic(path, model_bytes(model))
 
 
+def check_model_file(path: str | Path) -> Path:
+    """`path` as a Path if it can hold a model export; ModelFileError naming it when it is missing,
+    a folder or empty (an interrupted write or copy: torch would say only EOFError, click "Aborted.")."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(path, "missing", kind="missing")
+    if not path.is_file():
+        raise ModelFileError(path, "a folder or device, not a model file")
+    if path.stat().st_size == 0:
+        raise ModelFileError(path, "empty (0 bytes): a write or copy of it was interrupted")
+    return path
+
+
+def _cause(exc: BaseException) -> str:
+    """A short cause for a message: torch's own texts run to many lines (and the weights-only one
+    advises unpickling code, which this loader never does)."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else ""
+    if not line or len(line) > 160 or "weights_only" in text:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {line}"
+
+
 def read_payload(source: str | Path | bytes) -> dict:
-    """Read and check an export (weights only: no code is unpickled)."""
-    stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
-    payload = torch.load(stream, map_location="cpu", weights_only=True)
+    """Read and check an export (weights only: no code is unpickled). Whatever is wrong with it
+    (missing, empty, truncated, foreign, another version) is a ModelFileError naming the file."""
+    if isinstance(source, (bytes, bytearray)):
+        name: str | Path = "<model bytes>"
+        stream = io.BytesIO(source)
+    else:
+        name = stream = check_model_file(source)
+    try:
+        payload = torch.load(stream, map_location="cpu", weights_only=True)
+    except Exception as exc:  # EOFError, RuntimeError, UnpicklingError, OSError... on a damaged file
+        raise ModelFileError(name, f"unreadable ({_cause(exc)}): it is truncated, damaged or not a model "
+                                   "export") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{source if not isinstance(source, bytes) else 'bytes'} is not a {FORMAT} export")
+        raise ModelFileError(name, f"not a {FORMAT} export (a torch file of something else)")
     for key, want in (("encoding_version", ENCODING_VERSION), ("policy_version", POLICY_VERSION)):
         if payload.get(key) != want:
-            raise ValueError(f"model export has {key} {payload.get(key)}, this code needs {want}: "
-                             f"retrain or convert the model")
+            raise ModelFileError(name, f"an export with {key} {payload.get(key)}, this code needs {want}",
+                                 "retrain or convert the model, or point at another model file")
     return payload
 
 
 def load_model(source: str | Path | bytes, device: str | torch.device = "cpu") -> RingRiftNet:
-    """A model from `save_model` / `model_bytes`, in eval mode on `device`."""
+    """A model from `save_model` / `model_bytes`, in eval mode on `device`; ModelFileError naming the
+    file when it cannot be one (read_payload), or when its weights do not fit the net it describes."""
     payload = read_payload(source)
-    model = RingRiftNet(NetConfig(**payload["config"]))
-    model.load_state_dict(payload["state_dict"])
+    try:
+        model = RingRiftNet(NetConfig(**payload["config"]))
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        name = "<model bytes>" if isinstance(source, (bytes, bytearray)) else source
+        raise ModelFileError(name, f"an export whose weights do not fit its net ({_cause(exc)})") from exc
     return model.to(device).eval()

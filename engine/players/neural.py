@@ -48,9 +48,8 @@ def _evaluator(path: str, mtime: float, device: str) -> Any:
 
 def evaluator_for(model: str | Path, device: str = "auto") -> Any:
     """The cached NeuralEvaluator of the export at `model` (reloaded when the file changes)."""
-    path = Path(model)
-    if not path.is_file():
-        raise ValueError(f"neural player: no model file at {str(path)!r}")
+    from engine.nn.model import check_model_file
+    path = check_model_file(model)  # ModelFileError naming it: missing, a folder, empty
     return _evaluator(str(path.resolve()), path.stat().st_mtime, device)
 
 

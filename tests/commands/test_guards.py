@@ -2,6 +2,8 @@
 a server it did not start (issue 16, must-show 5); `--dry-run` starts no server (issue 17)."""
 from __future__ import annotations
 
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,32 +13,76 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.guards import ConfigLocked, ServerWatch, config_lock, probe
+from cli.guards import ServerWatch, probe
 from cli.main import app
 from cli.prefect_server import TemporaryServer
+from infra.iteration_lock import ConfigLocked, config_lock
 
 from .helpers import REPO, health_server
 
 runner = CliRunner()
 
 
-def test_a_second_holder_of_a_config_lock_is_refused_naming_the_first(tmp_path: Path) -> None:
-    with config_lock(tmp_path, "hex8_2p") as path:
-        with pytest.raises(ConfigLocked, match=r"another `rift iterate` of hex8_2p is running on .* \(pid \d+: rift"):
-            with config_lock(tmp_path, "hex8_2p"):
+def take_in_another_thread(data: Path, config: str) -> BaseException | None:
+    """Take and release the lock in a new thread (a fresh context: not this one's caller); what it raised."""
+    raised: list[BaseException] = []
+
+    def take() -> None:
+        try:
+            with config_lock(data, config):
                 pass
-        with config_lock(tmp_path, "square8_2p"):  # another config is independent
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            raised.append(exc)
+    thread = threading.Thread(target=take)
+    thread.start()
+    thread.join()
+    return raised[0] if raised else None
+
+
+def test_a_second_holder_of_a_config_lock_is_refused_naming_the_first(tmp_path: Path) -> None:
+    with config_lock(tmp_path, "hex8_2p", holder="rift iterate --board hex8") as path:
+        refused = take_in_another_thread(tmp_path, "hex8_2p")
+        assert isinstance(refused, ConfigLocked)
+        assert re.search(r"another iteration of hex8_2p is running on the data folder .* \(pid \d+ on \S+: "
+                         r"rift iterate --board hex8; lock .*iterate-hex8_2p.lock\)", str(refused)), refused
+        assert take_in_another_thread(tmp_path, "square8_2p") is None  # another config is independent
+        with config_lock(tmp_path, "hex8_2p"):  # the holder's own call chain (its in-process flow) re-enters
             pass
+        assert isinstance(take_in_another_thread(tmp_path, "hex8_2p"), ConfigLocked)  # re-entry released nothing
     assert path == tmp_path / "locks" / "iterate-hex8_2p.lock"
-    with config_lock(tmp_path, "hex8_2p"):  # released on the way out
-        pass
+    assert take_in_another_thread(tmp_path, "hex8_2p") is None  # released on the way out
+
+
+def test_a_forked_worker_that_outlives_a_killed_holder_does_not_keep_the_lock(tmp_path: Path) -> None:
+    """A phase's worker pool is forked while the iteration holds the lock; when the holder is SIGKILLed
+    and a worker lives on, the lock must go with the holder (or the resume would be refused)."""
+    script = ("import os, sys, time; from pathlib import Path; from infra.iteration_lock import config_lock\n"
+              f"with config_lock(Path({str(tmp_path)!r}), 'hex8_2p'):\n"
+              "    child = os.fork()\n"
+              "    if child == 0:\n"
+              "        sys.stdin.read(); os._exit(0)\n"  # the worker: lives until the test closes its stdin
+              "    print(child, flush=True); time.sleep(600)\n")
+    holder = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout is not None
+        worker = int(holder.stdout.readline())
+        assert isinstance(take_in_another_thread(tmp_path, "hex8_2p"), ConfigLocked)
+        holder.kill()
+        holder.wait()
+        os.kill(worker, 0)  # the worker is still alive (raises if not)
+        assert take_in_another_thread(tmp_path, "hex8_2p") is None
+    finally:
+        holder.kill()
+        assert holder.stdin is not None
+        holder.stdin.close()  # the worker reads end of file and exits
 
 
 def test_rift_iterate_is_refused_while_another_holds_the_config(tmp_path: Path, monkeypatch) -> None:
     """The holder is another process (as a second terminal would be); the refusal comes before any
     Prefect server is started."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from pathlib import Path; from cli.guards import config_lock\n"
+        [sys.executable, "-c", "import sys; from pathlib import Path; from infra.iteration_lock import config_lock\n"
          f"with config_lock(Path({str(tmp_path)!r}), 'hex8_2p'):\n    print('held', flush=True); sys.stdin.read()"],
         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
@@ -45,7 +91,7 @@ def test_rift_iterate_is_refused_while_another_holds_the_config(tmp_path: Path, 
         args = ["iterate", "--board", "hex8", "--players", "2", "--profile", "tiny", "--data-dir", str(tmp_path)]
         result = runner.invoke(app, args)
         assert result.exit_code == 2, result.output
-        assert "another `rift iterate` of hex8_2p is running" in result.output
+        assert "another iteration of hex8_2p is running" in result.output
         assert f"pid {holder.pid}" in result.output
         plan = runner.invoke(app, [*args, "--dry-run"])  # a dry run takes no lock and starts no server
         assert plan.exit_code == 0, plan.output

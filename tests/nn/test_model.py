@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from engine import new_game
+from engine.errors import ModelFileError
 from engine.nn.encoding import encode_batch
 from engine.nn.model import (
     MASKED_LOGIT, NetConfig, build_model, load_model, model_bytes, read_payload, save_model,
@@ -57,7 +58,7 @@ def test_exports_of_another_version_are_refused(tmp_path):
     with pytest.raises(ValueError, match="policy_version"):
         load_model(tmp_path / "old.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a model")
-    with pytest.raises(Exception):
+    with pytest.raises(ModelFileError, match="junk.pt is unreadable"):  # tests/nn/test_model_errors.py: the rest
         load_model(tmp_path / "junk.pt")
 
 
