@@ -266,6 +266,8 @@ def main() -> None:
                     help="value target = (1 - mix) * outcome + mix * the search's value of the position")
     ap.add_argument("--search-batch", type=int, default=1,
                     help="leaf batch of the deployed player's search (gate, anchors, closing matches)")
+    ap.add_argument("--search", default="{}",
+                    help='JSON of further options of the deployed player\'s search, e.g. \'{"c_puct": 1.0}\'')
     ap.add_argument("--continue-from", choices=["best", "latest"], default="best",
                     help="the parent of each candidate: the best model, or the newest (promoted or not)")
     ap.add_argument("--gate-games", type=int, default=120)
@@ -282,7 +284,7 @@ def main() -> None:
     # oversubscribe two cores and spin (a 64-simulation net move took seconds instead of ~0.2 s)
     os.environ["OMP_NUM_THREADS"] = "1"
     run = Run(a.data, a.board, a.players)
-    run.ledger.setdefault("search", {"batch_size": a.search_batch})
+    run.ledger.setdefault("search", {"batch_size": a.search_batch, **json.loads(a.search)})
     run.ledger.setdefault("selfplay", {**SELFPLAY, **json.loads(a.selfplay)})
     run.ledger.setdefault("settings", {k: v for k, v in vars(a).items() if isinstance(v, (int, float, str))})
     if not a.final_only:

@@ -72,7 +72,7 @@ class PlayoutCapPlayer:
         # full searches play their best move, so games stay short and outcomes follow the play
         early = self.temperature_plies is None or len(self.log) < self.temperature_plies
         s.temperature = self.temperature if full and early else 0.0
-        s.gumbel_scale = 1.0 if full else 0.0
+        s.gumbel_scale = 1.0 if full and early else 0.0  # the Gumbel root's move sampling
         move, dist = s.search(state)
         self._log(encode_target(moves, dist) if full else None, s.last_values)
         return move
@@ -207,7 +207,8 @@ def play_neural_games(
 
     With `full_sims` > 0 the games are searched with playout-cap randomisation (module docstring);
     `fast_sims` defaults to full_sims // 4, and `search` passes MCTSPlayer options (root="gumbel",
-    gumbel_k, batch_size, c_puct...); full searches play at `temperature` for the first
+    gumbel_k, batch_size, c_puct...); full searches play at `temperature` (the Gumbel root: sample
+    with its Gumbel noise) for the first
     `temperature_plies` plies (all of the game when None), greedily after. `opening_plies` random plies (a count, or uniform in
     [lo, hi]) start each game, so games do not repeat. The evaluator must be thread-safe when `concurrency` > 1
     (an InferenceServer backend is; a BatchRunner is not)."""
