@@ -68,6 +68,11 @@ class Run:
             "latest": None, "first": None, "commit": os.popen("git rev-parse --short HEAD").read().strip()}
 
     @property
+    def selfplay(self) -> dict:
+        """The selfplay settings, fixed for the run when its ledger is made (main)."""
+        return self.ledger["selfplay"]
+
+    @property
     def search(self) -> dict:
         """The deployed player's search options, fixed for the run when its ledger is made (main)."""
         return self.ledger["search"]
@@ -173,9 +178,13 @@ def iteration(run: Run, a: argparse.Namespace, k: int) -> None:
     best, latest = run.ledger["best"], run.ledger["latest"]
     if "games" not in cur:
         t0 = time.time()
-        settings = {**SELFPLAY, "opening_plies": tuple(SELFPLAY["opening_plies"]), "id_prefix": f"nn-i{k:03d}"}
+        play = run.selfplay
+        settings = {**play, "opening_plies": tuple(play["opening_plies"]), "id_prefix": f"nn-i{k:03d}"}
         recs = neural_games(best, run.board, run.players, a.games, seed=k * 100_000, workers=a.workers,
                             settings=settings, on_chunk=progress(a.games, "selfplay"))
+        if a.teacher_games:  # fresh teacher games beside the net's, so the window keeps their share
+            recs += teacher_games(run.board, run.players, [a.teacher], a.teacher_games, seed=1_000_000 + k * 10_000,
+                                  workers=a.workers, on_chunk=progress(a.teacher_games, "teacher"))
         n_train, n_held = run.store_games(f"i{k:03d}-selfplay", recs, seed=k, value_mix=a.value_mix)
         moves = sum(len(r["moves"]) for r in recs) / max(len(recs), 1)
         cur.update(games=len(recs), samples=n_train, held=n_held, moves_per_game=moves, selfplay_s=time.time() - t0)
@@ -247,6 +256,9 @@ def main() -> None:
     ap.add_argument("--bootstrap-epochs", type=int, default=3)
     ap.add_argument("--teacher", default="D5", help="the ladder tier whose games bootstrap the first net")
     ap.add_argument("--games", type=int, default=256, help="selfplay games per iteration")
+    ap.add_argument("--selfplay", default="{}",
+                    help='JSON overriding the selfplay settings, e.g. \'{"full_sims": 64, "search": {"root": "puct"}}\'')
+    ap.add_argument("--teacher-games", type=int, default=0, help="teacher games added to each iteration's selfplay")
     ap.add_argument("--window", type=int, default=200_000)
     ap.add_argument("--subset", type=int, default=80_000, help="rows trained per iteration")
     ap.add_argument("--lr", type=float, default=1.5e-4)
@@ -254,6 +266,8 @@ def main() -> None:
                     help="value target = (1 - mix) * outcome + mix * the search's value of the position")
     ap.add_argument("--search-batch", type=int, default=1,
                     help="leaf batch of the deployed player's search (gate, anchors, closing matches)")
+    ap.add_argument("--search", default="{}",
+                    help='JSON of further options of the deployed player\'s search, e.g. \'{"c_puct": 1.0}\'')
     ap.add_argument("--continue-from", choices=["best", "latest"], default="best",
                     help="the parent of each candidate: the best model, or the newest (promoted or not)")
     ap.add_argument("--gate-games", type=int, default=120)
@@ -270,7 +284,9 @@ def main() -> None:
     # oversubscribe two cores and spin (a 64-simulation net move took seconds instead of ~0.2 s)
     os.environ["OMP_NUM_THREADS"] = "1"
     run = Run(a.data, a.board, a.players)
-    run.ledger.setdefault("search", {"batch_size": a.search_batch})
+    run.ledger.setdefault("search", {"batch_size": a.search_batch, **json.loads(a.search)})
+    run.ledger.setdefault("selfplay", {**SELFPLAY, **json.loads(a.selfplay)})
+    run.ledger.setdefault("settings", {k: v for k, v in vars(a).items() if isinstance(v, (int, float, str))})
     if not a.final_only:
         if not run.ledger["iterations"]:
             bootstrap(run, a)

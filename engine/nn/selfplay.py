@@ -48,10 +48,10 @@ class PlayoutCapPlayer:
 
     def __init__(self, search: MCTSPlayer, log: list[Any], *, full_prob: float, full_sims: int,
                  fast_sims: int, temperature: float, seed: int, name: str = "neural-mcts",
-                 values: list[Any] | None = None):
+                 values: list[Any] | None = None, temperature_plies: int | None = None):
         self.search, self.log, self.values = search, log, values
         self.full_prob, self.full_sims, self.fast_sims = full_prob, full_sims, fast_sims
-        self.temperature = temperature
+        self.temperature, self.temperature_plies = temperature, temperature_plies
         self.rng = random.Random(seed)
         self.name = name
 
@@ -68,8 +68,11 @@ class PlayoutCapPlayer:
             return max(moves, key=lambda m: priors.get(m, 0.0)) if priors else moves[0]
         s.simulations = self.full_sims if full else self.fast_sims
         s.noise = full
-        s.temperature = self.temperature if full else 0.0
-        s.gumbel_scale = 1.0 if full else 0.0
+        # the log holds one entry per ply played so far (all seats): past `temperature_plies` the
+        # full searches play their best move, so games stay short and outcomes follow the play
+        early = self.temperature_plies is None or len(self.log) < self.temperature_plies
+        s.temperature = self.temperature if full and early else 0.0
+        s.gumbel_scale = 1.0 if full and early else 0.0  # the Gumbel root's move sampling
         move, dist = s.search(state)
         self._log(encode_target(moves, dist) if full else None, s.last_values)
         return move
@@ -198,12 +201,15 @@ def play_neural_games(
     fast_sims: int | None = None,
     search: dict[str, Any] | None = None,
     opening_plies: int | tuple[int, int] = 0,
+    temperature_plies: int | None = None,
 ) -> list[dict]:
     """Play `games` games, `concurrency` at a time; game i is seeded `seed + i`. Records in game order.
 
     With `full_sims` > 0 the games are searched with playout-cap randomisation (module docstring);
     `fast_sims` defaults to full_sims // 4, and `search` passes MCTSPlayer options (root="gumbel",
-    gumbel_k, batch_size, c_puct...). `opening_plies` random plies (a count, or uniform in
+    gumbel_k, batch_size, c_puct...); full searches play at `temperature` (the Gumbel root: sample
+    with its Gumbel noise) for the first
+    `temperature_plies` plies (all of the game when None), greedily after. `opening_plies` random plies (a count, or uniform in
     [lo, hi]) start each game, so games do not repeat. The evaluator must be thread-safe when `concurrency` > 1
     (an InferenceServer backend is; a BatchRunner is not)."""
     fast = full_sims // 4 if fast_sims is None else fast_sims
@@ -222,7 +228,8 @@ def play_neural_games(
         plies = opening_length(opening_plies, rng)
         players = [RandomOpening(PlayoutCapPlayer(MCTSPlayer(gseed * 10 + p, evaluator=evaluator, **opts), log,
                                                   full_prob=full_prob, full_sims=full_sims, fast_sims=fast,
-                                                  temperature=temperature, seed=gseed * 10 + p + 5, values=values),
+                                                  temperature=temperature, seed=gseed * 10 + p + 5, values=values,
+                                                  temperature_plies=temperature_plies),
                                  plies, rng, counter, log, values)
                    for p in range(num_players)]
         record = play_game(board, num_players, players, game_id=gid, seed=gseed, move_cap=move_cap)

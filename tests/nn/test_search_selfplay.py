@@ -133,3 +133,26 @@ def test_neural_ladder_tier_uses_the_model_or_falls_back_with_a_warning(tmp_path
     s = new_game("square8", 2)
     assert net.choose(s) in legal_moves(s)
     assert np.isfinite(net.last_simulations)
+
+
+def _played_share_of_max(record, plies_from: int) -> list[bool]:
+    """For each searched move from ply `plies_from` on: was the played move one of the most visited?"""
+    out = []
+    for i, state, legal, target in _replay(record):
+        if target is None or i < plies_from:
+            continue
+        played = Move.from_json(record["moves"][i]) if isinstance(record["moves"][i], dict) else record["moves"][i]
+        probs = {legal[j]: p for j, p in target}
+        out.append(probs.get(played, 0.0) == max(probs.values()))
+    return out
+
+
+def test_full_searches_play_greedily_after_the_temperature_plies(evaluator):
+    """Temperature 1 samples from the visits for the first `temperature_plies` plies only."""
+    kw = dict(concurrency=1, seed=11, move_cap=80, full_sims=8, full_prob=1.0, fast_sims=0, temperature=1.0,
+              search={"batch_size": 1})
+    (greedy,) = play_neural_games(evaluator, "square8", 2, 1, temperature_plies=10, **kw)
+    (sampled,) = play_neural_games(evaluator, "square8", 2, 1, **kw)
+    after = _played_share_of_max(greedy, 10)
+    assert len(after) > 20 and all(after)
+    assert not all(_played_share_of_max(sampled, 10))  # without the limit, temperature keeps sampling
