@@ -96,11 +96,13 @@ def run_match(board: str, specs: list[str], games: int, *, seed: int, workers: i
     """The gate's match; with several workers it runs in a spawned process whose workers are spawned
     as well (processes forked after torch has run in the parent can hang, see bench/learning.py)."""
     forms = [net_form(s) for s in specs]
-    sims = {f[1] for f in forms if f}
+    budgets = {(f[1], tuple(sorted(f[2].items()))) for f in forms if f}
     plain = all(f or ":" not in s for f, s in zip(forms, specs))  # no nn:/profile: specs of pipeline_player
-    if len(sims) == 1 and plain:  # search players on nets: many games at once through batched inference
+    if len(budgets) == 1 and plain:  # search players on nets: many games at once through batched inference
+        sims, search = budgets.pop()
         return play_net_match(board, [f[0] if f else s for f, s in zip(forms, specs)], games, seed=seed,
-                              sims=sims.pop(), workers=workers, opening_plies=opening, move_cap=move_cap, sprt=sprt)
+                              sims=sims, search=dict(search), workers=workers, opening_plies=opening,
+                              move_cap=move_cap, sprt=sprt)
     if workers <= 1:
         return _match(board, specs, games, seed, 1, opening, sprt, move_cap, False)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:

@@ -103,10 +103,15 @@ def _extend(match: MatchResult, results: list[GameResult], sprt: Sprt | None) ->
     return False
 
 
-def net_form(spec: str) -> tuple[str, int] | None:
-    """(`net:<model>`, simulations) when `spec` is a search player on a given model with the
-    `neural` player's default settings (`neural:model=...,sims=N`, or a neural ladder tier such as
-    D9 with `model=`), which play_net_match plays identically but batched; else None."""
+# options of the search that play_net_match gives every net player alike (the rest, such as a
+# temperature, only the arena's one-game-per-process players take)
+SEARCH_OPTIONS = frozenset({"root", "gumbel_k", "c_puct", "fpu_reduction", "batch_size"})
+
+
+def net_form(spec: str) -> tuple[str, int, dict[str, Any]] | None:
+    """(`net:<model>`, simulations, search options) when `spec` is a search player on a given model
+    whose settings play_net_match plays identically but batched (`neural:model=...,sims=N[,root=...]`,
+    or a neural ladder tier such as D9 with `model=`); else None."""
     from engine.players import parse_spec
     from engine.players.ladder import TIERS, load_ladder
 
@@ -116,7 +121,8 @@ def net_form(spec: str) -> tuple[str, int] | None:
         if not tier.neural:
             return None
         name, params = "neural", {**tier.neural_params, **params}
-    if name != "neural" or "model" not in params or set(params) - {"model", "sims"}:
+    search = {k: v for k, v in params.items() if k not in ("model", "sims")}
+    if name != "neural" or "model" not in params or set(search) - SEARCH_OPTIONS:
         return None
     sims = int(params.get("sims", 64))
-    return (f"{NET}{params['model']}", sims) if sims > 0 else None
+    return (f"{NET}{params['model']}", sims, search) if sims > 0 else None

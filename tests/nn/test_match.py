@@ -32,9 +32,10 @@ def test_the_sprt_stops_at_the_first_decided_rotation_even_inside_a_wave():
     assert len(match.games) < 24 and len(match.games) % 2 == 0 and match.sprt.decision == "H1"
 
 
-def test_net_form_recognises_default_search_players_only():
+def test_net_form_recognises_search_players_the_batched_match_can_play():
     from engine.nn.match import net_form
-    assert net_form("neural:model=a.pt,sims=16") == ("net:a.pt", 16)
-    assert net_form("D9:model=a.pt") == ("net:a.pt", 64)  # the ladder's D9 budget
+    assert net_form("neural:model=a.pt,sims=16") == ("net:a.pt", 16, {})
+    assert net_form("D9:model=a.pt") == ("net:a.pt", 64, {"root": "gumbel"})  # the ladder's D9 budget and root
+    assert net_form("neural:model=a.pt,sims=16,root=gumbel") == ("net:a.pt", 16, {"root": "gumbel"})
     assert net_form("D9") is None and net_form("D3") is None
-    assert net_form("neural:model=a.pt,sims=16,root=gumbel") is None  # other settings: the arena plays it
+    assert net_form("neural:model=a.pt,sims=16,temperature=1") is None  # other settings: the arena plays it
