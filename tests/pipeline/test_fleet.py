@@ -157,7 +157,7 @@ def test_two_iterations_across_hosts_survive_a_dead_training_worker(fleet):
     assert (fleet.folder("lambda2") / "data" / "cache" / "handoff" / "models").is_dir()  # it fetched the parent
 
 
-def test_gpu_phases_on_a_one_slot_pool_take_turns(fleet):
+def test_gpu_phases_on_a_one_slot_pool_take_turns(fleet, own_events_client):
     """Must show 3 (second half), on the fleet's server: two holders of flows/phase.py's GPU slot for
     lambda-h100 (gpu_slots 1) never overlap, and the limit shows the holder while it holds. (Threads of
     this process stand in for two phase runs; the placed training above takes the same slot.)"""
@@ -185,3 +185,15 @@ def test_gpu_phases_on_a_one_slot_pool_take_turns(fleet):
     assert gpu_slots(fleet, "lambda-h100") == 0
     with temporary_settings(updates={PREFECT_API_URL: fleet.api}), gpu_slot("lambda-h100", "monitor"):
         assert gpu_slots(fleet, "lambda-h100") == 0  # monitor reads counters: it takes no GPU slot
+
+
+@pytest.fixture
+def own_events_client() -> Iterator[None]:
+    """After the test, stop this process's events worker. Prefect keeps one per process, bound to the API URL of the
+    moment it was made: the slots above made it for the fleet's server, so every later test's events
+    (task-run states among them: Prefect records task runs from events) went to that server once it
+    was gone. The next event makes a new one for the URL then current."""
+    yield
+    from prefect.events.worker import EventsWorker
+
+    EventsWorker.drain_all(timeout=30, at_exit=False)
