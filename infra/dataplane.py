@@ -12,12 +12,12 @@ its key, and a key handed to any host means the same bytes there.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import uuid
 from pathlib import Path
 
+from infra.shards import sha256_file
 from infra.storage import ArtifactStore
 
 CACHE_DIR = "cache"  # under a host's data folder: fetched artifacts, laid out by key
@@ -28,17 +28,9 @@ class DataPlaneError(RuntimeError):
     """An artifact is missing from the store or arrived with other bytes than its key names."""
 
 
-def digest_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def content_key(kind: str, config: str, path: Path, digest: str | None = None) -> str:
     """The key of a file's bytes: `<kind>/<config>/<sha256[:16]>/<name>`."""
-    return f"{kind}/{config}/{(digest or digest_file(path))[:DIGEST_CHARS]}/{Path(path).name}"
+    return f"{kind}/{config}/{(digest or sha256_file(path))[:DIGEST_CHARS]}/{Path(path).name}"
 
 
 def key_digest(key: str) -> str | None:
@@ -73,7 +65,7 @@ def fetch(store: ArtifactStore, key: str, data_dir: Path) -> Path:
     """The local copy of `key` in this host's cache, downloaded and verified if not there yet."""
     dest = cache_path(data_dir, key)
     want = key_digest(key)
-    if dest.is_file() and (want is None or digest_file(dest).startswith(want)):
+    if dest.is_file() and (want is None or sha256_file(dest).startswith(want)):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -83,9 +75,10 @@ def fetch(store: ArtifactStore, key: str, data_dir: Path) -> Path:
         except Exception as exc:
             raise DataPlaneError(f"artifact {key} could not be fetched from the artifact store "
                                  f"({type(exc).__name__}: {exc}); was it published by the coordinator?") from exc
-        if want is not None and not digest_file(tmp).startswith(want):
+        got = sha256_file(tmp) if want is not None else None
+        if got is not None and not got.startswith(want):
             raise DataPlaneError(f"artifact {key} arrived with other bytes than its key names (sha256 "
-                                 f"{digest_file(tmp)[:DIGEST_CHARS]}); not used")
+                                 f"{got[:DIGEST_CHARS]}); not used")
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)

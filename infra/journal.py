@@ -64,6 +64,15 @@ def _decode_line(line: bytes) -> tuple[str, dict[str, Any]] | None:
         return None
 
 
+def write_synced(fd: int, data: bytes) -> None:
+    """Write all of `data` at the descriptor's position and fsync: durable on return. On OSError
+    part of it may be written; the caller cuts the file back to where it started."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.fsync(fd)
+
+
 def fsync_dir(path: Path) -> None:
     """Make a created/renamed/removed directory entry durable."""
     fd = os.open(path, os.O_RDONLY)
@@ -150,11 +159,8 @@ class Journal:
         """Write entries and fsync; returns each entry's end offset. Durable on return."""
         chunks = [encode_entry(h, r) for h, r in entries]
         data = b"".join(chunks)
-        view = memoryview(data)
         try:
-            while view:
-                view = view[os.write(self._fd, view):]
-            os.fsync(self._fd)
+            write_synced(self._fd, data)
         except OSError as exc:
             # e.g. disk full: cut the partial line off, or the next entry would be glued to it
             os.ftruncate(self._fd, self.size)

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from infra.errors import DiskFullError, is_disk_full
+from infra.journal import write_synced
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +80,8 @@ class RecordFile:
         """Write one record line (a newline is added) and fsync; returns its start offset."""
         data = line if line.endswith(b"\n") else line + b"\n"
         start = self.size
-        view = memoryview(data)
         try:
-            while view:
-                view = view[os.write(self._fd, view):]
-            os.fsync(self._fd)
+            write_synced(self._fd, data)
         except OSError as exc:
             self.truncate(start)  # never leave half a record: the next line would be glued to it
             if is_disk_full(exc):

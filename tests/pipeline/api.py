@@ -2,6 +2,7 @@
 the same way for the in-process test server and a `prefect server start` process."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -45,14 +46,25 @@ def flow_run(api: str, flow_run_id: str) -> dict[str, Any]:
     return get(api, f"/flow_runs/{flow_run_id}")
 
 
-def task_runs(api: str, flow_run_id: str) -> dict[str, dict[str, Any]]:
-    """Task runs of a flow run by phase name (the first word of the run name), with their state history."""
-    runs = post(api, "/task_runs/filter", {"flow_runs": {"id": {"any_": [str(flow_run_id)]}}, "limit": 200,
-                                            "sort": "EXPECTED_START_TIME_ASC"})
-    out = {}
-    for run in runs:
+FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+
+
+def task_runs(api: str, flow_run_id: str, settled: tuple[str, ...] = (),
+              timeout: float = 300) -> dict[str, dict[str, Any]]:
+    """Task runs of a flow run by phase name (the first word of the run name), with their state history,
+    once each phase named in `settled` is there in a final state. Prefect records task runs from events
+    the server consumes in the background, so right after a flow returns they may not all be written
+    yet (a loaded machine showed none): poll until they are, up to `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = post(api, "/task_runs/filter", {"flow_runs": {"id": {"any_": [str(flow_run_id)]}}, "limit": 200,
+                                                "sort": "EXPECTED_START_TIME_ASC"})
+        out = {run["name"].split()[0]: run for run in runs}
+        if all(p in out and state(out[p])["type"] in FINAL for p in settled) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    for run in out.values():
         run["history"] = get(api, f"/task_run_states/?task_run_id={run['id']}")
-        out[run["name"].split()[0]] = run
     return out
 
 

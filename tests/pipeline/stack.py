@@ -51,14 +51,16 @@ class Stack:
         return out.stdout
 
     def wait_healthy(self, timeout: float = 600) -> None:  # minutes on a loaded 2-core machine
+        """Until the server (the first process started) answers, or its process has died."""
+        server = self.procs[0]
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and server.poll() is None:
             try:
                 api.get(self.api, "/health")
                 return
             except Exception:
                 time.sleep(0.5)
-        raise TimeoutError(f"prefect server did not come up; see {self.root / 'server.log'}")
+        raise TimeoutError(f"prefect server did not come up (exit {server.poll()}); see {self.root / 'server.log'}")
 
     def worker(self, name: str, **env: str) -> subprocess.Popen:
         return self.start(name, [str(BIN / "prefect"), "worker", "start", "--pool", "local", "--name", name], **env)

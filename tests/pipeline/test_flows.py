@@ -2,7 +2,6 @@
 that keeps failing (Must show 3)."""
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 import pytest
@@ -11,23 +10,12 @@ from infra.gamestore import GameStore
 from . import api
 
 
-FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
-
-
 def parse(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def task_runs(flow_run_id, phases: tuple[str, ...] = ()) -> dict:
-    """The flow run's task runs, once each of `phases` is there in a final state. Prefect records
-    task-run states from events that the server consumes in the background, so right after the
-    flow returns they may not all be written yet (a loaded machine showed none): poll, don't sleep."""
-    deadline = time.monotonic() + 300
-    while True:
-        runs = api.task_runs(api.current_api(), flow_run_id)
-        if all(p in runs and runs[p]["state"]["type"] in FINAL for p in phases) or time.monotonic() > deadline:
-            return runs
-        time.sleep(0.5)
+def task_runs(flow_run_id, settled: tuple[str, ...] = ()) -> dict:
+    return api.task_runs(api.current_api(), flow_run_id, settled)
 
 PHASES = ("selfplay", "sync", "cmaes", "train", "profile_sync", "evaluate", "gate", "monitor")
 
