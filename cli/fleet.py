@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -37,18 +37,20 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def block_env(storage_block: str | None, results_block: str | None) -> dict[str, str]:
+    """The settings that make a worker's flow runs keep artifacts and results in the fleet's bucket."""
+    env = {"RIFT_STORAGE_BLOCK": storage_block} if storage_block else {}
+    if results_block:
+        env.update(PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK=results_block, PREFECT_RESULTS_PERSIST_BY_DEFAULT="true")
+    return env
+
+
 def worker_env(pool: str, host: str, data_dir: Path, storage_block: str | None, results_block: str | None,
                heartbeat_s: int = HEARTBEAT_S) -> dict[str, str]:
     """The settings every worker host needs, on top of the environment."""
-    env = {**os.environ, "RIFT_SOURCE_HOST": host, "RIFT_DATA_DIR": str(data_dir.resolve()),
-           "RIFT_POOL": pool, "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(heartbeat_s),
-           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
-    if storage_block:
-        env["RIFT_STORAGE_BLOCK"] = storage_block
-    if results_block:
-        env["PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK"] = results_block
-        env["PREFECT_RESULTS_PERSIST_BY_DEFAULT"] = "true"
-    return env
+    return {**os.environ, "RIFT_SOURCE_HOST": host, "RIFT_DATA_DIR": str(data_dir.resolve()),
+            "RIFT_POOL": pool, "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(heartbeat_s),
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120", **block_env(storage_block, results_block)}
 
 
 def worker(
@@ -116,11 +118,41 @@ def deploy() -> None:
                   f"{len(made)} phase deployments ({len(pools.pools)} pools)")
 
 
+def bucket_problem(client: Any, bucket: str, endpoint: str, create: bool) -> str | None:
+    """Why the fleet could not use `bucket` through `client` (None when it can), creating it if asked.
+
+    Checked before any block is saved: a block naming a missing or forbidden bucket would only fail
+    later, on a GPU host, in the middle of a placed phase."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    try:
+        client.head_bucket(Bucket=bucket)
+        return None
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("403", "AccessDenied", "Forbidden"):
+            return (f"the credentials in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY may not use bucket {bucket!r} at "
+                    f"{endpoint} ({code}): grant them s3:ListBucket, GetObject, PutObject and DeleteObject on it")
+        if code not in ("404", "NoSuchBucket", "NotFound"):
+            return f"bucket {bucket!r} at {endpoint} cannot be checked: {exc}"
+    except BotoCoreError as exc:
+        return f"S3 at {endpoint} does not answer ({exc}): check --endpoint-url, the network and AWS_DEFAULT_REGION"
+    if not create:
+        return (f"bucket {bucket!r} does not exist at {endpoint}: create it (`aws s3 mb s3://{bucket}`, or add "
+                f"--create here) or name an existing one with --bucket")
+    try:
+        client.create_bucket(Bucket=bucket)
+    except (BotoCoreError, ClientError) as exc:
+        return f"bucket {bucket!r} could not be created at {endpoint}: {exc}"
+    console.print(f"created bucket {bucket!r} at {endpoint}")
+    return None
+
+
 def storage_s3(
     bucket: Annotated[str, typer.Option(help="The S3 bucket shared by the fleet.")],
     endpoint_url: Annotated[str | None, typer.Option(envvar="AWS_ENDPOINT_URL", help="S3-compatible endpoint.")] = None,
     artifacts: Annotated[str, typer.Option(help="Block name for artifacts.")] = "rift-artifacts",
     results: Annotated[str, typer.Option(help="Block name for Prefect results.")] = "rift-results",
+    create: Annotated[bool, typer.Option("--create", help="Create the bucket if it does not exist.")] = False,
 ) -> None:
     """Save the AwsCredentials and two S3Bucket blocks (artifacts/, results/) from the environment."""
     key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
@@ -134,12 +166,15 @@ def storage_s3(
         if endpoint_url else AwsClientParameters()
     creds = AwsCredentials(aws_access_key_id=key, aws_secret_access_key=secret,
                            region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), aws_client_parameters=params)
+    problem = bucket_problem(creds.get_s3_client(), bucket, endpoint_url or "AWS S3", create)
+    if problem:
+        _fail(problem + "; no block was saved")
     creds.save("rift-aws", overwrite=True)
     for name, folder in ((artifacts, "artifacts"), (results, "results")):  # separate folders: PREFECT.md
         S3Bucket(bucket_name=bucket, credentials=creds, bucket_folder=folder).save(name, overwrite=True)
     console.print(f"saved blocks aws-credentials/rift-aws, s3-bucket/{artifacts}, s3-bucket/{results}\n"
                   f"on each host: export RIFT_STORAGE_BLOCK=s3-bucket/{artifacts} "
-                  f"PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK=s3-bucket/{results}")
+                  f"PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK=s3-bucket/{results}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

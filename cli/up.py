@@ -29,6 +29,7 @@ import typer
 
 from cli import output
 from cli.continuous import Batches, Boards, Players, Profile
+from cli.fleet import block_env
 from cli.prefect_home import (PROFILE_NAME, is_active, profile_settings, use_project_home, user_profiles_path,
                               write_profile)
 from cli.guards import probe
@@ -128,6 +129,12 @@ def up(
     players: Players = 2,
     profile: Profile = "default",
     batches: Batches = None,
+    storage_block: Annotated[str | None, typer.Option(
+        envvar="RIFT_STORAGE_BLOCK", help="Artifact block for a fleet (`rift storage s3` saves it), e.g. "
+                                          "s3-bucket/rift-artifacts: the worker's runs upload through it.")] = None,
+    results_block: Annotated[str | None, typer.Option(
+        envvar="PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK", help="Result block for a fleet, e.g. "
+                                                             "s3-bucket/rift-results.")] = None,
     database: Annotated[str, typer.Option(
         "--database", help="Database of the server this command starts: sqlite (default, embedded) or postgres "
                            "(a private PostgreSQL cluster under data/postgres, started and stopped with it; "
@@ -190,7 +197,8 @@ def up(
             console.print(f"deployed {out.stdout.count('successfully created')} deployments from prefect.yaml and "
                           f"{len(phases)} phase/<phase>-<pool> deployments")
         procs.append(_spawn([str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", pool],
-                            logs / f"worker-{pool}.log", {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", **env}))
+                            logs / f"worker-{pool}.log", {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", **env,
+                                                          **block_env(storage_block, results_block)}))
         if continuous:
             with temporary_settings(updates=client):
                 from cli.continuous import start
@@ -200,7 +208,8 @@ def up(
             f"use it in every shell from now on: prefect profile use {prefect_profile}"
         console.print(f"Prefect profile {prefect_profile!r} written to {written} (API {api}, home "
                       f"{os.environ['PREFECT_HOME']}{', auth string' if auth else ''}); {use}")
-        console.print(f"worker for pool {pool} running (log {logs / f'worker-{pool}.log'})\n"
+        blocks = f", artifacts through {storage_block}" if storage_block else ""
+        console.print(f"worker for pool {pool} running (log {logs / f'worker-{pool}.log'}{blocks})\n"
                       f"UI: {api.removesuffix('/api')}   try: prefect deployment run iteration/hex8 -p profile=tiny\n"
                       "Ctrl-C stops the worker" + (" and the server" if not api_url else ""), soft_wrap=True)
         while all(p.poll() is None for p in procs):
