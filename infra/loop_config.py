@@ -37,6 +37,8 @@ class BootstrapSettings(_Strict):
                                 description="Player specs; seat p of game i plays teachers[(i + p) % len].")
     games: int | None = Field(None, gt=0, description="Games per bootstrap iteration; null = selfplay.games.")
     opening_plies: tuple[int, int] = Field((2, 8), description="Random plies first, uniform in [lo, hi].")
+    per_iteration: int = Field(0, ge=0, description="Teacher games added to every net iteration's selfplay, so "
+                                                    "the replay window keeps their share (learning run 3).")
 
     @model_validator(mode="after")
     def _plies(self) -> BootstrapSettings:
@@ -53,6 +55,8 @@ class NetSelfplaySettings(_Strict):
     fast_sims: int = Field(8, ge=0, description="0 = the net's prior, no search, on fast moves.")
     full_prob: float = Field(0.25, gt=0, le=1)
     temperature: float = Field(1.0, ge=0)
+    temperature_plies: int | None = Field(None, ge=0, description="Sample moves for this many plies of a game, "
+                                                                  "then play the search's best; null = all game.")
     root: Literal["puct", "gumbel"] = "gumbel"
     search_batch: int = Field(8, gt=0, description="Leaves evaluated per batch inside one search.")
     opening_plies: tuple[int, int] = (2, 8)

@@ -26,6 +26,7 @@ from tasks.common import PermanentPhaseError, PhaseContext
 from tasks.players import best_model_path, needs_model
 
 NET_ENGINE = "neural-mcts"  # the name engine.nn.selfplay's playout-cap player gives its seats
+TEACHER_SEEDS = 1 << 30  # offset of the teacher games played beside a net's (far from the net games' seeds)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class LoopSource:
     games: int
     model_path: str | None = None
     model_id: str | None = None
+    teacher_games: int = 0  # teacher games beside the net's (closed_loop.bootstrap.per_iteration)
+
+    @property
+    def total(self) -> int:
+        return self.games + self.teacher_games
 
 
 def loop_source(ctx: PhaseContext) -> LoopSource:
@@ -46,42 +52,51 @@ def loop_source(ctx: PhaseContext) -> LoopSource:
     best = best_model_path(ctx.data().registry_path, ctx.board, ctx.players)
     if best is None:
         return LoopSource("bootstrap", loop.bootstrap.games or ctx.settings.selfplay.games)
-    return LoopSource("net", ctx.settings.selfplay.games, best[0], best[1])
+    return LoopSource("net", ctx.settings.selfplay.games, best[0], best[1], loop.bootstrap.per_iteration)
 
 
 def net_settings(ctx: PhaseContext, id_prefix: str) -> dict[str, Any]:
     """engine.nn.learning.neural_games settings from `closed_loop.selfplay`."""
     n = ctx.settings.closed_loop.selfplay  # type: ignore[union-attr]
     return {"full_sims": n.full_sims, "fast_sims": n.fast_sims, "full_prob": n.full_prob,
-            "temperature": n.temperature, "search": {"root": n.root, "batch_size": n.search_batch},
+            "temperature": n.temperature, "temperature_plies": n.temperature_plies, "search": {"root": n.root, "batch_size": n.search_batch},
             "opening_plies": tuple(n.opening_plies), "concurrency": n.concurrency,
             "move_cap": ctx.settings.selfplay.move_cap, "id_prefix": id_prefix}
 
 
 def play_closed(ctx: PhaseContext, source: LoopSource, *, seed: int, id_prefix: str, workers: int,
                 tags: dict[str, Any], on_record: Callable[[dict[str, Any]], None]) -> None:
-    """Play `source.games` games of the source in `workers` processes; each record, tagged, goes to
-    `on_record` as soon as its chunk finishes. Game i has seed `seed + i` (a re-run plays the same)."""
+    """Play `source.total` games of the source in `workers` processes; each record, tagged, goes to
+    `on_record` as soon as its chunk finishes. Game i has seed `seed + i` (a re-run plays the same);
+    the teacher games beside a net's start at `seed + TEACHER_SEEDS` (a range net games never reach)."""
     from engine.nn.learning import neural_games, teacher_games
     loop = ctx.settings.closed_loop
     assert loop is not None
-    pipeline = {**tags, "source": source.kind, "model": source.model_id or tags.get("model")}
 
-    def chunk(records: list[dict[str, Any]]) -> None:
-        for record in records:
-            meta = record["metadata"]
-            meta["playerVersions"] = ([str(source.model_id)] * ctx.players if source.kind == "net"
-                                      else list(meta["engines"]))
-            meta["pipeline"] = pipeline
-            on_record(record)
+    def tagged(kind: str) -> Callable[[list[dict[str, Any]]], None]:
+        pipeline = {**tags, "source": kind, "model": source.model_id or tags.get("model")}
+
+        def chunk(records: list[dict[str, Any]]) -> None:
+            for record in records:
+                meta = record["metadata"]
+                meta["playerVersions"] = ([str(source.model_id)] * ctx.players if kind == "net"
+                                          else list(meta["engines"]))
+                meta["pipeline"] = pipeline
+                on_record(record)
+        return chunk
+
+    def teachers(games: int, first_seed: int, kind: str) -> None:
+        teacher_games(ctx.board, ctx.players, loop.bootstrap.teachers, games, seed=first_seed, workers=workers,
+                      opening=tuple(loop.bootstrap.opening_plies), move_cap=ctx.settings.selfplay.move_cap,
+                      on_chunk=tagged(kind))
 
     if source.kind == "bootstrap":
-        teacher_games(ctx.board, ctx.players, loop.bootstrap.teachers, source.games, seed=seed, workers=workers,
-                      opening=tuple(loop.bootstrap.opening_plies), move_cap=ctx.settings.selfplay.move_cap,
-                      on_chunk=chunk)
-    else:
-        neural_games(str(source.model_path), ctx.board, ctx.players, source.games, seed=seed, workers=workers,
-                     settings=net_settings(ctx, id_prefix), on_chunk=chunk)
+        teachers(source.games, seed, "bootstrap")
+        return
+    neural_games(str(source.model_path), ctx.board, ctx.players, source.games, seed=seed, workers=workers,
+                 settings=net_settings(ctx, id_prefix), on_chunk=tagged("net"))
+    if source.teacher_games:  # the window keeps the teachers' share while the net's games pile up
+        teachers(source.teacher_games, seed + TEACHER_SEEDS, "teacher")
 
 
 def _fixed_player(ctx: PhaseContext, key: str, spec: str) -> None:

@@ -281,7 +281,7 @@ def planned_games(ctx: PhaseContext) -> int:
     if not ctx.settings.closed:
         return ctx.settings.selfplay.games
     from tasks.closed_selfplay import loop_source
-    return loop_source(ctx).games
+    return loop_source(ctx).total
 
 
 def play_games(ctx: PhaseContext, on_record: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -295,9 +295,9 @@ def play_games(ctx: PhaseContext, on_record: Callable[[dict[str, Any]], None]) -
     from tasks.closed_selfplay import loop_source, play_closed
     source = loop_source(ctx)
     play_closed(ctx, source, seed=seed_base(ctx), id_prefix=f"{id_stem(ctx)}-{seed_base(ctx):x}",
-                workers=worker_processes(sp.processes, source.games), tags=game_tags(ctx, source.model_id),
+                workers=worker_processes(sp.processes, source.total), tags=game_tags(ctx, source.model_id),
                 on_record=on_record)
-    return {"games": source.games, "source": source.kind, "model": source.model_id}
+    return {"games": source.total, "source": source.kind, "model": source.model_id}
 
 
 class Progress:

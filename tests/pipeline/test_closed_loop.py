@@ -69,12 +69,16 @@ def test_closed_loop_bootstraps_then_plays_the_net_holds_out_games_and_reports_t
     by_iteration: dict[int, list[dict]] = {}
     for r in records:
         by_iteration.setdefault(r["metadata"]["pipeline"]["iteration"], []).append(r)
-    assert [len(by_iteration[k]) for k in (1, 2, 3)] == [8, 4, 4]
+    assert [len(by_iteration[k]) for k in (1, 2, 3)] == [8, 6, 6]  # net iterations: 4 net + 2 teacher games
     for r in by_iteration[1]:
         meta = r["metadata"]
         assert meta["pipeline"]["source"] == "bootstrap" and meta["engines"] == ["D2", "D2"]
     for k in (2, 3):
+        teachers = [r for r in by_iteration[k] if r["metadata"]["pipeline"]["source"] == "teacher"]
+        assert len(teachers) == 2 and all(r["metadata"]["engines"] == ["D2", "D2"] for r in teachers)
         for r in by_iteration[k]:
+            if r in teachers:  # closed_loop.bootstrap.per_iteration: the teachers' share of the window
+                continue
             meta = r["metadata"]
             assert meta["pipeline"]["source"] == "net" and meta["engines"] == ["neural-mcts"] * 2
             assert meta["playerVersions"] == [best_before[k]] * 2 and meta["pipeline"]["model"] == best_before[k]

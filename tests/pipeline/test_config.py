@@ -46,8 +46,8 @@ def test_shipped_profiles_resolve_with_per_config_overrides_not_inherited():
     (lambda d: d["profiles"]["tiny"].update(extends="missing"), "no profile 'missing'"),
     (lambda d: d.update(phases=["selfplay", "dance"]), "unknown phase"),
     # the closed loop's settings (infra/loop_config.py)
-    (lambda d: d["profiles"]["alphazero"]["closed_loop"]["selfplay"].update(fast_sims=64),
-     "profiles.alphazero.closed_loop.selfplay: fast_sims (64) exceeds full_sims (32)"),
+    (lambda d: d["profiles"]["alphazero"]["closed_loop"]["selfplay"].update(fast_sims=128),
+     "profiles.alphazero.closed_loop.selfplay: fast_sims (128) exceeds full_sims (64)"),
     (lambda d: d["profiles"]["alphazero"]["closed_loop"]["bootstrap"].update(opening_plies=[8, 2]),
      "profiles.alphazero.closed_loop.bootstrap: opening_plies: needs 0 <= lo <= hi"),
     (lambda d: d["profiles"]["alphazero"]["closed_loop"]["gate"].update(maxgames=10),
