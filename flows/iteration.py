@@ -56,10 +56,11 @@ CRASH_RERUNS = 2  # a placed run that crashed (its worker or machine died) is sc
 def dispatch(step: Step, ctx: PhaseContext, upstream: list[str]) -> tuple[dict[str, Any], str, dict[str, float]]:
     """Run a placed phase on its pool through the data plane (tasks/placed.py): prepare its inputs here,
     run `phase/<phase>-<pool>` and wait, then record what it returns here. A run that crashed (no heartbeat:
-    its worker died) is scheduled again and runs when a worker of the pool is back; a run that failed after
-    its own retries fails the phase. Returns (result, state, {"queue_s", "run_s"} of the last run)."""
+    its worker died) or ran past the phase's limit (its host alive but stuck: cancelled) is scheduled again and
+    runs when a worker of the pool is back; a run that failed after its own retries fails the phase. Returns (result, state, {"queue_s", "run_s"} of the last run)."""
     from prefect.deployments import run_deployment
 
+    from flows.placed_wait import wait_placed
     from tasks.placed import HOOKS
     hooks = HOOKS[step.phase]
     store = ArtifactStore.from_config(ctx.data())
@@ -71,14 +72,21 @@ def dispatch(step: Step, ctx: PhaseContext, upstream: list[str]) -> tuple[dict[s
         remote = prepared.model_copy(update={"data_dir": None, "placed": True})
         params = {"phase": step.phase, "ctx": remote.model_dump(mode="json"), "upstream": upstream, "pool": step.pool}
         for attempt in range(1, CRASH_RERUNS + 2):
-            run = run_deployment(step.deployment, parameters=params, timeout=None,
+            run = run_deployment(step.deployment, parameters=params, timeout=0,
                                  flow_run_name=f"{step.phase}-{ctx.config}-i{ctx.iteration}-{step.pool}",
                                  tags=["placed", step.phase, ctx.config])
+            run, late = wait_placed(run.id, step.timeout_s)
             state = run.state
-            if state is not None and state.is_crashed() and attempt <= CRASH_RERUNS:
-                get_run_logger().warning("placed %s run %s crashed (%s); scheduling it again (%d/%d)",
-                                         step.phase, run.name, state.message, attempt, CRASH_RERUNS)
+            if (late or (state is not None and state.is_crashed())) and attempt <= CRASH_RERUNS:
+                why = f"ran past its limit of {step.timeout_s:.0f} s" if late else f"crashed ({state.message})"
+                get_run_logger().warning("placed %s run %s %s; scheduling it again (%d/%d)",
+                                         step.phase, run.name, why, attempt, CRASH_RERUNS)
                 continue
+            if late:
+                raise PhaseError(step.phase, ctx, TimeoutError(
+                    f"flow run {run.name} of {step.deployment} ran past its limit of {step.timeout_s:.0f} s "
+                    f"{CRASH_RERUNS + 1} times: raise phase_timeout_s.{step.phase} in config/pools.yaml if the "
+                    f"phase needs longer, or look at the pool's host"))
             break
         if state is None or not state.is_completed():
             name, message = (state.name, state.message) if state else ("unknown", "")

@@ -29,6 +29,7 @@ class Step:
     params: str = ""
     cached: bool | None = None  # filled by `mark_cached`
     key: str = ""
+    timeout_s: float | None = None  # a placed run's limit on its host (config/pools.yaml phase_timeout_s)
 
     @property
     def deployment(self) -> str | None:
@@ -136,8 +137,9 @@ def build_plan(cfg: PipelineConfig, pools: PoolsConfig, ctx: PhaseContext, phase
     plan = Plan(config_key(ctx.board, ctx.players), ctx.profile, ctx.iteration)
     for phase in wanted:
         task, why = load_phase(phase)
-        plan.steps.append(Step(phase, task, why, None if local else pools.placement.get(phase),
-                               describe_settings(phase, ctx.settings, ctx.mix)))
+        pool = None if local else pools.placement.get(phase)
+        plan.steps.append(Step(phase, task, why, pool, describe_settings(phase, ctx.settings, ctx.mix),
+                               timeout_s=pools.timeout_for(phase) if pool else None))
     if any(s.phase == "selfplay" and not s.unavailable and not s.pool for s in plan.steps):
         from tasks.selfplay import check_engines
         try:

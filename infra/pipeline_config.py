@@ -270,6 +270,9 @@ class PoolSettings(_Strict):
     gpu_slots: int = Field(0, ge=0, description="GPU jobs at once: global concurrency limit 'gpu-<pool>'.")
 
 
+DEFAULT_PHASE_TIMEOUT_S = 6 * 3600.0  # a placed phase running longer is taken as stuck (host alive, no progress)
+
+
 class PoolsConfig(_Strict):
     """`config/pools.yaml`: work pools and which phase runs on which (unplaced: in-process)."""
 
@@ -277,9 +280,20 @@ class PoolsConfig(_Strict):
     pools: dict[str, PoolSettings]
     placement: dict[str, str] = Field(default_factory=dict)
     local_pool: str = "local"
+    phase_timeout_s: dict[str, float] = Field(default_factory=dict)
+
+    def timeout_for(self, phase: str) -> float:
+        """Seconds a placed run of `phase` may run on its host before the iteration cancels it and
+        schedules it again (queue time, waiting for a worker, does not count)."""
+        return self.phase_timeout_s.get(phase, DEFAULT_PHASE_TIMEOUT_S)
 
     @model_validator(mode="after")
     def _placed_on_known_pools(self) -> PoolsConfig:
+        for phase, seconds in self.phase_timeout_s.items():
+            if phase not in PHASES:
+                raise ValueError(f"phase_timeout_s.{phase}: unknown phase (known: {', '.join(PHASES)})")
+            if not seconds > 0:
+                raise ValueError(f"phase_timeout_s.{phase}: needs a number of seconds above 0, got {seconds}")
         for phase, pool in self.placement.items():
             if phase not in PHASES:
                 raise ValueError(f"placement.{phase}: unknown phase (known: {', '.join(PHASES)})")

@@ -99,3 +99,16 @@ def test_pools_and_placement_are_checked(tmp_path):
     data["placement"] = {"juggle": "local"}
     with pytest.raises(PipelineConfigError, match="placement.juggle: unknown phase"):
         load_pools_config(write(tmp_path, data, "pools.yaml"))
+
+
+def test_placed_phases_have_limits_that_are_checked(tmp_path):
+    pools = load_pools_config()
+    assert pools.timeout_for("train") == pools.phase_timeout_s["train"] > 0  # shipped, named per phase
+    assert pools.timeout_for("sync") == 6 * 3600  # the default for a phase the file does not name
+    data = yaml.safe_load((SHIPPED.parent / "pools.yaml").read_text())
+    data["phase_timeout_s"] = {"train": 0}
+    with pytest.raises(PipelineConfigError, match="phase_timeout_s.train: needs a number of seconds above 0"):
+        load_pools_config(write(tmp_path, data, "pools.yaml"))
+    data["phase_timeout_s"] = {"trian": 60}
+    with pytest.raises(PipelineConfigError, match="phase_timeout_s.trian: unknown phase"):
+        load_pools_config(write(tmp_path, data, "pools.yaml"))
