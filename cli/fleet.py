@@ -37,6 +37,13 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def configured_api() -> str | None:
+    """The Prefect API this shell points at: PREFECT_API_URL, or the active profile's (`prefect profile
+    use ringrift` after `rift up`)."""
+    from prefect.settings import PREFECT_API_URL
+    return PREFECT_API_URL.value() or None
+
+
 def block_env(storage_block: str | None, results_block: str | None) -> dict[str, str]:
     """The settings that make a worker's flow runs keep artifacts and results in the fleet's bucket."""
     env = {"RIFT_STORAGE_BLOCK": storage_block} if storage_block else {}
@@ -71,14 +78,15 @@ def worker(
         _fail(str(exc))
     if pool not in pools.pools:
         _fail(f"pool {pool!r} is not in {pools.source} (pools: {', '.join(pools.pools)})")
-    if not os.environ.get("PREFECT_API_URL"):
-        _fail("PREFECT_API_URL is not set: point it at the coordinator's server, e.g. http://coord:4200/api")
+    api = configured_api()
+    if not api:
+        _fail("no Prefect API: export PREFECT_API_URL=http://<coordinator>:4200/api (the coordinator's server)")
     host = name or socket.gethostname()
     if pool != pools.local_pool and not (storage_block and results_block):
         _fail(f"pool {pool} runs placed phases for a coordinator elsewhere: give --storage-block and "
               "--results-block (or RIFT_STORAGE_BLOCK and PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK); "
               "`rift storage s3` creates them")
-    env = worker_env(pool, host, data_dir, storage_block, results_block)
+    env = {**worker_env(pool, host, data_dir, storage_block, results_block), "PREFECT_API_URL": api}
     args = [str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", pool, "--name", host]
     proc = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, start_new_session=True)
     stopping: list[int] = []
@@ -104,8 +112,9 @@ def deploy() -> None:
     from flows.deploy_phases import deploy_phases
     from infra.pipeline_config import load_pools_config
     from tasks.limits import ensure_pools, ensure_zombie_automation
-    if not os.environ.get("PREFECT_API_URL"):
-        _fail("PREFECT_API_URL is not set: deploy into which server? (`rift up` starts one and deploys)")
+    if not configured_api():
+        _fail("no Prefect API: deploy into which server? (`rift up` starts one and deploys; then `prefect profile "
+              "use ringrift` or export PREFECT_API_URL)")
     pools = load_pools_config()
     ensure_pools(pools)
     ensure_zombie_automation()
@@ -158,8 +167,9 @@ def storage_s3(
     key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
     if not (key and secret):
         _fail("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment (never in a file)")
-    if not os.environ.get("PREFECT_API_URL"):
-        _fail("PREFECT_API_URL is not set: the blocks are saved on the coordinator's server")
+    if not configured_api():
+        _fail("no Prefect API: the blocks are saved on the coordinator's server (`prefect profile use ringrift` "
+              "after `rift up`, or export PREFECT_API_URL)")
     from prefect_aws import AwsCredentials, S3Bucket
     from prefect_aws.client_parameters import AwsClientParameters
     params = AwsClientParameters(endpoint_url=endpoint_url, config={"s3": {"addressing_style": "path"}}) \
