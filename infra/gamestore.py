@@ -199,6 +199,27 @@ class GameStore(SqliteFile):
                 yield {**orjson.loads(record), "moves": orjson.loads(moves)}
             after = rows[-1][0]
 
+    def newest_between(self, after: int, upto: int, max_moves: int, chunk: int = 200) -> list[dict[str, Any]]:
+        """The newest games with after < rowid <= upto whose moves together first reach `max_moves`
+        (all of them when they never do), in arrival order: what a replay window of `max_moves`
+        positions can hold. Read newest first in chunks, so a backlog far larger than the window
+        is never loaded."""
+        out: list[dict[str, Any]] = []
+        moves, below = 0, upto + 1
+        while moves < max_moves:
+            rows = self._query("SELECT rowid, record, moves FROM games WHERE rowid > ? AND rowid < ? "
+                               "ORDER BY rowid DESC LIMIT ?", (after, below, chunk))
+            if not rows:
+                break
+            for rowid, record, played in rows:
+                out.append({**orjson.loads(record), "moves": orjson.loads(played)})
+                moves += len(out[-1]["moves"])
+                below = rowid
+                if moves >= max_moves:
+                    break
+        out.reverse()
+        return out
+
     def json_rows(self, paths: list[str], limit: int | None = None) -> list[tuple[Any, ...]]:
         """(created_at, source_host, winner, hit_cap, json_extract(record, p) for each p) of the newest
         `limit` games (all when None), newest first; e.g. paths=['$.metadata.pipeline.iteration']."""

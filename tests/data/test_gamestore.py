@@ -184,3 +184,17 @@ def test_backup_is_a_consistent_copy(cfg, tmp_path):
         copy = s.backup(tmp_path / "backup" / "square8_2p.db")
     with GameStore(copy, "h", read_only=True) as b:
         assert b.count() == 20 and b.check() == []
+
+
+def test_newest_between_reads_only_what_a_window_holds(cfg):
+    """Continuous training exports the newest games that fill its window, never the whole backlog."""
+    with GameWriter(cfg, "square8", 2) as w:
+        for i in range(30):
+            w.append(synthetic_game(i, moves=50))
+    with stored(cfg) as s:
+        ids = [r["id"] for r in s.records_between(0, s.last_rowid())]
+        newest = s.newest_between(0, s.last_rowid(), max_moves=120, chunk=2)  # chunks smaller than the answer
+        assert [r["id"] for r in newest] == ids[-3:]  # 3 x 50 moves first reach 120, oldest first
+        assert [r["id"] for r in s.newest_between(5, 10, max_moves=10**6)] == ids[5:10]  # the range bounds it
+        assert [r["id"] for r in s.newest_between(0, 30, max_moves=1)] == ids[-1:]
+        assert s.newest_between(30, 30, max_moves=100) == []

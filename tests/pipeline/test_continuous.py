@@ -17,7 +17,7 @@ from infra.registry import ModelRegistry
 from tasks.common import phase_key
 from tasks.ledger import claim_batch, read_ledger, record_training, untrained
 from tasks.selfplay import play_and_store, player_version, seed_base
-from tasks.train import export_shard
+from tasks.train import MOVES_PER_SAMPLE, export_shard
 
 from . import api
 
@@ -36,8 +36,8 @@ def continuous_triggers() -> dict[str, dict]:
 def test_batches_play_new_seeds_and_training_takes_only_new_games(make_ctx, tmp_path):
     data = load_data_config(data_dir=tmp_path / "data")
 
-    def continuous(**fields):
-        return make_ctx().model_copy(update={"mode": "continuous", **fields})
+    def continuous(**fields):  # a window that holds every game here (the next test caps it)
+        return make_ctx(train={"window_samples": 10**6}).model_copy(update={"mode": "continuous", **fields})
     first, second = (continuous(batch=claim_batch(data, "hex8_2p")) for _ in range(2))
     assert (first.batch, second.batch) == (1, 2) and read_ledger(data, "hex8_2p")["next_batch"] == 3
     assert seed_base(first) != seed_base(second)
@@ -54,6 +54,26 @@ def test_batches_play_new_seeds_and_training_takes_only_new_games(make_ctx, tmp_
     with GameStore(data.game_db_path("hex8", 2), "t", read_only=True) as store:
         tags = [row[4] for row in store.json_rows(["$.metadata.pipeline.batch"])]
     assert sorted(set(tags)) == [1, 2]
+
+
+def test_training_exports_only_the_newest_games_its_window_holds(make_ctx, tmp_path):
+    """Selfplay can outrun training (issue 18's soak: 7,000 games behind, a 4 GB training run): the
+    export takes the newest games until their positions fill `train.window_samples`."""
+    data = load_data_config(data_dir=tmp_path / "data")
+    ctx = make_ctx().model_copy(update={"mode": "continuous", "batch": claim_batch(data, "hex8_2p")})
+    assert play_and_store(ctx)["inserted"] == 6
+    with GameStore(data.game_db_path("hex8", 2), "t", read_only=True) as store:
+        games = list(store.records_between(0, 6))
+    lengths = [len(g["moves"]) for g in games]
+    window = (lengths[-1] + lengths[-2]) // MOVES_PER_SAMPLE  # the newest two games' moves reach 3x it
+    kept = next(k for k in range(1, 7) if sum(lengths[-k:]) >= MOVES_PER_SAMPLE * window)
+    assert 1 <= kept <= 2
+    small = make_ctx(train={"window_samples": window}).model_copy(update={"mode": "continuous", "rows": (0, 6)})
+    shard = export_shard(small, data)
+    assert shard["games"] == kept < 6  # the older games of the backlog are not exported
+    full = export_shard(make_ctx(train={"window_samples": 10**6}, iteration=2).model_copy(
+        update={"mode": "continuous", "rows": (0, 6)}), data)
+    assert full["games"] == 6 and full["samples"] > shard["samples"]
 
 
 def test_each_seat_records_the_profile_version_it_played_with():
