@@ -147,3 +147,48 @@ def test_drain_calls_are_tried_again_while_the_server_answers_503():
     answers[:] = [error(503)] * 3
     with _pytest.raises(RuntimeError, match="pausing: the Prefect server kept failing .503."):
         persist(call, "pausing", timeout_s=0, pause_s=0)
+
+
+def test_the_one_at_a_time_limit_is_asked_again_while_the_server_answers_503(monkeypatch):
+    """2 runs of the 60-minute SQLite soak failed with ConcurrencySlotAcquisitionError(503). A locked
+    SQLite server cannot be produced on demand in a test, so Prefect's `concurrency` is replaced here by
+    one that fails as it did there (the error wrapping the HTTP 503) twice, then holds the slot."""
+    from contextlib import contextmanager
+
+    import httpx
+    import prefect.concurrency.sync as sync
+    from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
+
+    import flows.continuous as continuous
+
+    def refused(code: int) -> ConcurrencySlotAcquisitionError:
+        request = httpx.Request("POST", "http://127.0.0.1/api/v2/concurrency_limits/increment")
+        cause = httpx.HTTPStatusError("e", request=request, response=httpx.Response(code, request=request))
+        try:
+            raise ConcurrencySlotAcquisitionError("Unable to acquire concurrency slots") from cause
+        except ConcurrencySlotAcquisitionError as exc:
+            return exc
+    answers: list = [refused(503), refused(503), "slot"]
+    held: list[str] = []
+
+    @contextmanager
+    def concurrency(name, occupy, strict):  # noqa: ANN001, ANN202
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        held.append(name)
+        yield
+        held.remove(name)
+    monkeypatch.setattr(sync, "concurrency", concurrency)
+    monkeypatch.setattr(continuous, "ensure_limit", lambda *a: None, raising=False)
+    monkeypatch.setattr("tasks.limits.ensure_limit", lambda *a: None)
+    monkeypatch.setattr(continuous.time, "sleep", lambda s: None)
+    monkeypatch.setattr(continuous, "get_run_logger", lambda: __import__("logging").getLogger("t"))
+    with continuous.one_at_a_time("train-hex8_2p"):
+        assert held == ["train-hex8_2p"] and not answers
+    assert held == []  # released on the way out
+    answers[:] = [refused(409)]  # not the server's load: raised at once
+    with pytest.raises(ConcurrencySlotAcquisitionError):
+        with continuous.one_at_a_time("train-hex8_2p"):
+            pass
+    assert continuous.server_error(refused(502)) == 502 and continuous.server_error(ValueError("x")) is None
