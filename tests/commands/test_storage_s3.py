@@ -58,10 +58,14 @@ def test_an_endpoint_that_does_not_answer_is_named() -> None:
 
 def test_the_command_refuses_a_missing_bucket_before_saving_anything(endpoint: str,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
     for key, value in KEYS.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{free_port()}/api")  # nothing listens: never reached
-    result = CliRunner().invoke(app, ["storage", "s3", "--bucket", "nobody-made-this", "--endpoint-url", endpoint])
+    # the command reads the API from Prefect's settings (environment or profile); in this process those
+    # were loaded before the test, so the URL is set through them. Nothing listens there: never reached.
+    with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{free_port()}/api"}):
+        result = CliRunner().invoke(app, ["storage", "s3", "--bucket", "nobody-made-this", "--endpoint-url",
+                                          endpoint])
     assert result.exit_code == 2, result.output
     text = " ".join(result.output.split())
     assert "'nobody-made-this' does not exist" in text and "no block was saved" in text
