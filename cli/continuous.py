@@ -18,9 +18,9 @@ from typing import Annotated, Any
 
 import typer
 from cli import output
+from cli.output import fail
 
 console = output.console()
-err = output.console(stderr=True, soft_wrap=True)
 ALL_BOARDS = ["square8", "square19", "hex8", "hexagonal"]
 
 Boards = Annotated[list[str] | None, typer.Option("--board", help="Board for continuous mode (repeatable; "
@@ -36,10 +36,6 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder of
                                                                   "RIFT_DATA_DIR or ./data): its registry "
                                                                   "names the candidates to evaluate.")]
 
-
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/] {message}")
-    raise typer.Exit(2)
 
 
 def _data(data_dir: Path | None) -> Any:
@@ -57,7 +53,7 @@ def start(boards: list[str], players: int, profile: str, batches: int | None, tr
     try:
         names = set_continuous_triggers(boards, True)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     leftovers = evaluate_candidates(_data(data_dir), boards, wait_s=None)
     if leftovers:
         console.print(f"candidates left unrated, evaluation scheduled: {', '.join(r.name for r in leftovers)}")
@@ -74,11 +70,10 @@ def start(boards: list[str], players: int, profile: str, batches: int | None, tr
 
 
 def _need_server() -> None:
-    from cli.prefect_home import PROFILE_NAME, use_project_home
+    from cli.prefect_home import PROFILE_NAME, configured_api, use_project_home
     use_project_home()
-    from prefect.settings import PREFECT_API_URL
-    if not PREFECT_API_URL.value():
-        _fail("continuous mode needs a Prefect server: run `rift up --continuous`, then "
+    if not configured_api():
+        fail("continuous mode needs a Prefect server: run `rift up --continuous`, then "
               f"`prefect profile use {PROFILE_NAME}` (or set PREFECT_API_URL)")
 
 
@@ -103,9 +98,9 @@ def continuous_off(
     try:
         report = drain(_data(data_dir), boards, now=now, timeout_s=timeout)
     except (ValueError, RuntimeError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except TimeoutError as exc:
-        _fail(f"continuous mode is off but not drained after {timeout:.0f} s: {exc}. Is a worker running for "
+        fail(f"continuous mode is off but not drained after {timeout:.0f} s: {exc}. Is a worker running for "
               "the local pool (`rift up`)? Run `rift continuous off --now` to cancel them.")
     console.print(f"continuous triggers off: {', '.join(report['triggers']) or 'none'}\n"
                   f"cancelled: {', '.join(report['cancelled']) or 'none'}\n"

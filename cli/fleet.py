@@ -24,24 +24,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+
+from cli import output
+from cli.output import fail
+from cli.prefect_home import PREFECT_DEFAULTS, configured_api
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PREFECT = Path(sys.executable).parent / "prefect"  # the venv's CLI, whatever the PATH says
 HEARTBEAT_S = 30  # Prefect's minimum; the zombie automation (tasks/limits.py) waits 90 s
-console = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/] {message}")
-    raise typer.Exit(2)
-
-
-def configured_api() -> str | None:
-    """The Prefect API this shell points at: PREFECT_API_URL, or the active profile's (`prefect profile
-    use ringrift` after `rift up`)."""
-    from prefect.settings import PREFECT_API_URL
-    return PREFECT_API_URL.value() or None
+console = output.console()
 
 
 def block_env(storage_block: str | None, results_block: str | None) -> dict[str, str]:
@@ -55,9 +46,10 @@ def block_env(storage_block: str | None, results_block: str | None) -> dict[str,
 def worker_env(pool: str, host: str, data_dir: Path, storage_block: str | None, results_block: str | None,
                heartbeat_s: int = HEARTBEAT_S) -> dict[str, str]:
     """The settings every worker host needs, on top of the environment."""
+    startup = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
     return {**os.environ, "RIFT_SOURCE_HOST": host, "RIFT_DATA_DIR": str(data_dir.resolve()),
             "RIFT_POOL": pool, "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(heartbeat_s),
-            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120", **block_env(storage_block, results_block)}
+            startup: PREFECT_DEFAULTS[startup], **block_env(storage_block, results_block)}
 
 
 def worker(
@@ -75,19 +67,19 @@ def worker(
     try:
         pools = load_pools_config()
     except PipelineConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if pool not in pools.pools:
-        _fail(f"pool {pool!r} is not in {pools.source} (pools: {', '.join(pools.pools)})")
+        fail(f"pool {pool!r} is not in {pools.source} (pools: {', '.join(pools.pools)})")
     api = configured_api()
     if not api:
-        _fail("no Prefect API: export PREFECT_API_URL=http://<coordinator>:4200/api (the coordinator's server)")
+        fail("no Prefect API: export PREFECT_API_URL=http://<coordinator>:4200/api (the coordinator's server)")
     host = name or socket.gethostname()
     if pool != pools.local_pool and not (storage_block and results_block):
-        _fail(f"pool {pool} runs placed phases for a coordinator elsewhere: give --storage-block and "
+        fail(f"pool {pool} runs placed phases for a coordinator elsewhere: give --storage-block and "
               "--results-block (or RIFT_STORAGE_BLOCK and PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK); "
               "`rift storage s3` creates them")
     env = {**worker_env(pool, host, data_dir, storage_block, results_block), "PREFECT_API_URL": api}
-    args = [str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", pool, "--name", host]
+    args = [str(PREFECT), "worker", "start", "--pool", pool, "--name", host]
     proc = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, start_new_session=True)
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda s, _f: stopping.append(s))
@@ -109,22 +101,28 @@ def worker(
 
 def deploy() -> None:
     """Register prefect.yaml's deployments, the work pools and limits, and every phase/<phase>-<pool>."""
-    from flows.deploy_phases import deploy_phases
     from infra.pipeline_config import load_pools_config
     from tasks.limits import ensure_pools, ensure_zombie_automation
     if not configured_api():
-        _fail("no Prefect API: deploy into which server? (`rift up` starts one and deploys; then `prefect profile "
+        fail("no Prefect API: deploy into which server? (`rift up` starts one and deploys; then `prefect profile "
               "use ringrift` or export PREFECT_API_URL)")
     pools = load_pools_config()
     ensure_pools(pools)
     ensure_zombie_automation()
-    out = subprocess.run([str(Path(sys.executable).parent / "prefect"), "--no-prompt", "deploy", "--all"],
-                         cwd=PROJECT_ROOT, capture_output=True, text=True)
+    from_yaml, phases = deploy_all(pools)
+    console.print(f"deployed {from_yaml} deployments from prefect.yaml and {phases} phase deployments "
+                  f"({len(pools.pools)} pools)")
+
+
+def deploy_all(pools: Any, env: dict[str, str] | None = None) -> tuple[int, int]:
+    """`prefect deploy --all` (prefect.yaml, in a process with `env`) and every phase/<phase>-<pool> of
+    `pools` (in this process's Prefect settings): (deployments from prefect.yaml, phase deployments)."""
+    from flows.deploy_phases import deploy_phases
+    out = subprocess.run([str(PREFECT), "--no-prompt", "deploy", "--all"], cwd=PROJECT_ROOT, env=env,
+                         capture_output=True, text=True)
     if out.returncode != 0:
-        _fail(f"prefect deploy failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
-    made = deploy_phases(pools)
-    console.print(f"deployed {out.stdout.count('successfully created')} deployments from prefect.yaml and "
-                  f"{len(made)} phase deployments ({len(pools.pools)} pools)")
+        fail(f"prefect deploy failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    return out.stdout.count("successfully created"), len(deploy_phases(pools))
 
 
 def bucket_problem(client: Any, bucket: str, endpoint: str, create: bool) -> str | None:
@@ -166,9 +164,9 @@ def storage_s3(
     """Save the AwsCredentials and two S3Bucket blocks (artifacts/, results/) from the environment."""
     key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
     if not (key and secret):
-        _fail("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment (never in a file)")
+        fail("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment (never in a file)")
     if not configured_api():
-        _fail("no Prefect API: the blocks are saved on the coordinator's server (`prefect profile use ringrift` "
+        fail("no Prefect API: the blocks are saved on the coordinator's server (`prefect profile use ringrift` "
               "after `rift up`, or export PREFECT_API_URL)")
     from prefect_aws import AwsCredentials, S3Bucket
     from prefect_aws.client_parameters import AwsClientParameters
@@ -178,7 +176,7 @@ def storage_s3(
                            region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), aws_client_parameters=params)
     problem = bucket_problem(creds.get_s3_client(), bucket, endpoint_url or "AWS S3", create)
     if problem:
-        _fail(problem + "; no block was saved")
+        fail(problem + "; no block was saved")
     creds.save("rift-aws", overwrite=True)
     for name, folder in ((artifacts, "artifacts"), (results, "results")):  # separate folders: PREFECT.md
         S3Bucket(bucket_name=bucket, credentials=creds, bucket_folder=folder).save(name, overwrite=True)

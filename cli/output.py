@@ -7,8 +7,9 @@ gets PIPED_WIDTH columns: tables are as wide as their content, never squeezed be
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
+import typer
 from rich.console import Console
 
 PIPED_WIDTH = 240
@@ -22,3 +23,9 @@ def console(stderr: bool = False, **options: Any) -> Console:
     except (AttributeError, ValueError):  # a replaced or closed stream
         tty = False
     return Console(stderr=stderr, width=None if tty else PIPED_WIDTH, **options)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """End the command: `message` as an error on stderr (never wrapped mid-command), exit status `code`."""
+    console(stderr=True, soft_wrap=True).print(f"[red]error:[/] {message}")
+    raise typer.Exit(code)

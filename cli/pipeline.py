@@ -30,8 +30,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli import output
+from cli.output import fail
 from cli.guards import ServerWatch, probe
-from cli.prefect_home import use_project_home
+from cli.prefect_home import configured_api, use_project_home
 from cli.prefect_server import prefect_api
 from cli.stopping import StopSignals, signal_name, stop_children
 from infra.iteration_lock import ConfigLocked, config_lock
@@ -53,12 +54,8 @@ def _check_engine(engine: str | None) -> None:
     from infra.pipeline_config import SelfplaySettings
     choices = get_args(SelfplaySettings.model_fields["engine"].annotation)
     if engine is not None and engine not in choices:
-        _fail(f"--engine {engine!r}: choose {', '.join(choices)}")
+        fail(f"--engine {engine!r}: choose {', '.join(choices)}")
 
-
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/] {message}")
-    raise typer.Exit(2)
 
 
 def _plan(board: str, players: int, profile: str, number: int | None, phases: list[str] | None,
@@ -72,7 +69,7 @@ def _plan(board: str, players: int, profile: str, number: int | None, phases: li
                                       str(config) if config else None, engine)
         plan = build_plan(cfg, load_pools_config(pools), ctx, phases, local)
     except (PipelineConfigError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     mark_cached(plan, ctx)
     return plan, ctx, data
 
@@ -92,14 +89,8 @@ def _print_plan(plan: Any, data: Any) -> None:
     console.print(f"data folder: {data.data_dir.resolve()}\nPrefect: {_where_prefect()}")
 
 
-def _api_url() -> str | None:
-    """The Prefect API this process talks to (environment or profile); None: a temporary local server."""
-    from prefect.settings import PREFECT_API_URL
-    return PREFECT_API_URL.value() or None
-
-
 def _where_prefect() -> str:
-    url = _api_url()
+    url = configured_api()
     if url:
         return f"server {url}"
     home = Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
@@ -183,7 +174,7 @@ def _run(board: str, players: int, profile: str, number: int | None, phase: list
                 if stop.requested:  # a stop that surfaced as a failed phase (e.g. its workers got the signal)
                     return
                 if not state.is_completed():
-                    _fail(f"iteration failed: {state.message}")
+                    fail(f"iteration failed: {state.message}")
                 _print_result(state.result(), str(state.state_details.flow_run_id), api)
 
 
@@ -223,7 +214,7 @@ def iterate(
     local Prefect (SQLite) and the local data folder."""
     use_project_home()
     if number is not None and iterations > 1:
-        _fail("--iteration names one iteration; leave it out with --iterations")
+        fail("--iteration names one iteration; leave it out with --iterations")
     _check_engine(engine)
     with StopSignals() as stop:  # from here on a stop signal ends the command cleanly, whatever it is doing
         try:
@@ -231,19 +222,19 @@ def iterate(
             if dry_run:
                 _print_plan(plan, data)
             for problem in plan.problems:
-                (err.print if dry_run else _fail)(f"[yellow]cannot run:[/] {problem}" if dry_run else problem)
+                (err.print if dry_run else fail)(f"[yellow]cannot run:[/] {problem}" if dry_run else problem)
             if dry_run:
                 return
-            api = _api_url()  # before a temporary server is started: links only to a server that stays
+            api = configured_api()  # before a temporary server is started: links only to a server that stays
             if api and probe(api, timeout=60) == "refused":  # a slow answer is not a dead server
                 source = "PREFECT_API_URL" if os.environ.get("PREFECT_API_URL") else "the active Prefect profile"
-                _fail(f"the Prefect server {api} (from {source}) does not answer: start it (`rift up`), or run "
+                fail(f"the Prefect server {api} (from {source}) does not answer: start it (`rift up`), or run "
                       "on a temporary local server (`prefect profile use default`, or unset PREFECT_API_URL)")
             try:
                 lock = config_lock(data.data_dir, ctx.config, holder=_resume_command())
                 lock.__enter__()
             except ConfigLocked as exc:
-                _fail(str(exc))
+                fail(str(exc))
             try:
                 _run(board, players, profile, number, phase, iterations, data_dir, config, pools, local, engine,
                      stop, api)

@@ -49,6 +49,13 @@ def use_project_home() -> None:
             os.environ.setdefault(key, value)
 
 
+def configured_api() -> str | None:
+    """The Prefect API this process talks to: PREFECT_API_URL, or the active profile's (`prefect profile
+    use ringrift` after `rift up`); None: a flow here would start a temporary local server."""
+    from prefect.settings import PREFECT_API_URL
+    return PREFECT_API_URL.value() or None
+
+
 def _read(path: Path) -> dict:
     try:
         return tomllib.loads(path.read_text()) if path.exists() else {}

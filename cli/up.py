@@ -20,7 +20,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,8 +27,9 @@ from typing import Annotated, Any
 import typer
 
 from cli import output
+from cli.output import fail
 from cli.continuous import Batches, Boards, Players, Profile
-from cli.fleet import block_env
+from cli.fleet import HEARTBEAT_S, PREFECT, block_env, deploy_all
 from cli.prefect_home import (PROFILE_NAME, is_active, profile_settings, use_project_home, user_profiles_path,
                               write_profile)
 from cli.guards import probe
@@ -37,12 +37,7 @@ from cli.prefect_server import healthy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 console = output.console()
-err = output.console(stderr=True, soft_wrap=True)
 
-
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/] {message}")
-    raise typer.Exit(2)
 
 
 def is_loopback(host: str) -> bool:
@@ -92,7 +87,7 @@ def _start_server(host: str, port: int, auth: str | None, logs: Path, env: dict[
     console.print(f"starting Prefect server on {host}:{port} over {os.environ['PREFECT_HOME']}/prefect.db "
                   f"(log {logs / 'server.log'})" + ("; API authentication on" if auth else ""))
     server_env = {**env, **({"PREFECT_SERVER_API_AUTH_STRING": auth} if auth else {})}
-    proc = _spawn([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", host,
+    proc = _spawn([str(PREFECT), "server", "start", "--host", host,
                    "--port", str(port)], logs / "server.log", server_env)
     started = time.monotonic()
     noted = False
@@ -101,7 +96,7 @@ def _start_server(host: str, port: int, auth: str | None, logs: Path, env: dict[
         if proc.poll() is not None or waited > timeout_s:
             _stop([proc])
             why = f"exit status {proc.returncode}" if waited <= timeout_s else f"no answer within {timeout_s:.0f} s"
-            _fail(f"the Prefect server did not start on {host}:{port} ({why}); see {logs / 'server.log'}")
+            fail(f"the Prefect server did not start on {host}:{port} ({why}); see {logs / 'server.log'}")
         if waited > 60 and not noted:  # a fresh database on a busy machine: minutes, not a failure
             console.print(f"the server is still starting after {waited:.0f} s (waiting up to {timeout_s:.0f} s)")
             noted = True
@@ -149,11 +144,11 @@ def up(
     try:
         pools_cfg = load_pools_config(pools)
     except PipelineConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if pool not in pools_cfg.pools:
-        _fail(f"pool {pool!r} is not in {pools_cfg.source} (pools: {', '.join(pools_cfg.pools)})")
+        fail(f"pool {pool!r} is not in {pools_cfg.source} (pools: {', '.join(pools_cfg.pools)})")
     if database not in ("sqlite", "postgres"):
-        _fail(f"--database {database!r}: choose sqlite or postgres")
+        fail(f"--database {database!r}: choose sqlite or postgres")
     logs = logs.resolve()
     procs: list[subprocess.Popen] = []
     postgres = None
@@ -165,11 +160,11 @@ def up(
         if api_url:
             api, auth = api_url.rstrip("/"), os.environ.get("PREFECT_API_AUTH_STRING")
             if not healthy(api):
-                _fail(f"--api-url {api} does not answer its health check ({api}/health)")
+                fail(f"--api-url {api} does not answer its health check ({api}/health)")
         else:
             api = f"http://{host if is_loopback(host) else '127.0.0.1'}:{port}/api"
             if probe(api, timeout=30) != "refused":  # something listens there, answering or busy
-                _fail(f"a Prefect server already answers at {api}, and this `rift up` did not start it (another "
+                fail(f"a Prefect server already answers at {api}, and this `rift up` did not start it (another "
                       f"checkout's, an earlier `rift up`, or a stranger's): stop it, choose another --port, or "
                       f"deploy into it on purpose with --api-url {api}")
             auth = auth_string(host)
@@ -187,18 +182,13 @@ def up(
             ensure_zombie_automation()
         console.print(f"work pools: {', '.join(made)}; runs whose worker dies are marked Crashed after 90 s")
         if deploy:
-            out = subprocess.run([str(Path(sys.executable).parent / "prefect"), "--no-prompt", "deploy", "--all"],
-                                 cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
-            if out.returncode != 0:
-                _fail(f"prefect deploy failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
-            from flows.deploy_phases import deploy_phases
             with temporary_settings(updates=client):
-                phases = deploy_phases(pools_cfg)
-            console.print(f"deployed {out.stdout.count('successfully created')} deployments from prefect.yaml and "
-                          f"{len(phases)} phase/<phase>-<pool> deployments")
-        procs.append(_spawn([str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", pool],
-                            logs / f"worker-{pool}.log", {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", **env,
-                                                          **block_env(storage_block, results_block)}))
+                from_yaml, phases = deploy_all(pools_cfg, env)
+            console.print(f"deployed {from_yaml} deployments from prefect.yaml and {phases} phase/<phase>-<pool> "
+                          "deployments")
+        procs.append(_spawn([str(PREFECT), "worker", "start", "--pool", pool], logs / f"worker-{pool}.log",
+                            {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S), **env,
+                             **block_env(storage_block, results_block)}))
         if continuous:
             with temporary_settings(updates=client):
                 from cli.continuous import start
@@ -214,7 +204,7 @@ def up(
                       "Ctrl-C stops the worker" + (" and the server" if not api_url else ""), soft_wrap=True)
         while all(p.poll() is None for p in procs):
             time.sleep(1)
-        _fail("a process stopped unexpectedly; see the logs in " + str(logs))
+        fail("a process stopped unexpectedly; see the logs in " + str(logs))
     except KeyboardInterrupt:
         console.print("stopping")
     finally:
@@ -230,7 +220,7 @@ def _start_postgres(root: Path, env: dict[str, str]) -> Any:
     try:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = cluster.start()
     except PostgresError as exc:
-        _fail(f"--database postgres: {exc}")
+        fail(f"--database postgres: {exc}")
     console.print(f"PostgreSQL for the Prefect server on 127.0.0.1:{cluster.port} (cluster {cluster.data})")
     return cluster
 

@@ -24,7 +24,6 @@ Events of continuous runs carry the label `rift.mode: continuous`, so the trigge
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -61,34 +60,15 @@ def one_at_a_time(name: str) -> Iterator[None]:
     """One slot of the global concurrency limit `name` (created with one slot on first use; strict, so
     a limit that cannot be taken fails the run instead of silently limiting nothing). A server that
     answers 5xx (SQLite locked under load: 2 runs of the 60-minute soak failed here) is asked again
-    for up to 5 minutes, as tasks.continuous_control.persist does for the drain's calls."""
+    for up to 5 minutes (tasks.continuous_control.persist, as for the drain's calls)."""
     from prefect.concurrency.sync import concurrency
 
+    from tasks.continuous_control import persist
     from tasks.limits import ensure_limit
     ensure_limit(name, 1)
-    deadline = time.monotonic() + 300
     with ExitStack() as held:
-        while True:
-            try:
-                held.enter_context(concurrency(name, occupy=1, strict=True))
-                break
-            except Exception as exc:
-                if not server_error(exc) or time.monotonic() > deadline:
-                    raise
-                get_run_logger().warning("limit %s: the server answered %s; asking again", name, server_error(exc))
-                time.sleep(3)
+        persist(lambda: held.enter_context(concurrency(name, occupy=1, strict=True)), f"taking the limit {name}")
         yield
-
-
-def server_error(exc: BaseException | None) -> int | None:
-    """The 5xx status behind `exc` (its cause chain holds an HTTP error), else None."""
-    while exc is not None:
-        response = getattr(exc, "response", None)
-        status = getattr(response, "status_code", None)
-        if isinstance(status, int) and status >= 500:
-            return status
-        exc = exc.__cause__ or exc.__context__
-    return None
 
 
 def gated(data: DataConfig, model: str) -> str | None:

@@ -56,8 +56,9 @@ CRASH_RERUNS = 2  # a placed run that crashed (its worker or machine died) is sc
 def dispatch(step: Step, ctx: PhaseContext, upstream: list[str]) -> tuple[dict[str, Any], str, dict[str, float]]:
     """Run a placed phase on its pool through the data plane (tasks/placed.py): prepare its inputs here,
     run `phase/<phase>-<pool>` and wait, then record what it returns here. A run that crashed (no heartbeat:
-    its worker died) or ran past the phase's limit (its host alive but stuck: cancelled) is scheduled again and
-    runs when a worker of the pool is back; a run that failed after its own retries fails the phase. Returns (result, state, {"queue_s", "run_s"} of the last run)."""
+    its worker died) or ran past the phase's limit (its host alive but stuck: cancelled) is scheduled again
+    and runs when a worker of the pool is back; a run that failed after its own retries fails the phase.
+    Returns (result, state, {"queue_s", "run_s"} of the last run)."""
     from prefect.deployments import run_deployment
 
     from flows.placed_wait import wait_placed

@@ -33,6 +33,8 @@ def wait_placed(run_id: UUID | str, timeout_s: float | None, poll_s: float = POL
     than `timeout_s` on its host. Queue time is not counted; None waits without a limit."""
     from prefect.client.orchestration import get_client
     from prefect.states import Cancelling
+
+    from tasks.continuous_control import wait_final
     with get_client(sync_client=True) as client:
         while True:
             run = client.read_flow_run(run_id)
@@ -43,11 +45,9 @@ def wait_placed(run_id: UUID | str, timeout_s: float | None, poll_s: float = POL
                 client.set_flow_run_state(run_id, Cancelling(
                     message=f"ran {ran:.0f} s on its host, past the phase's limit of {timeout_s:.0f} s "
                             f"(config/pools.yaml phase_timeout_s); the iteration schedules it again"), force=True)
-                deadline = time.monotonic() + cancel_wait_s
-                while time.monotonic() < deadline:
-                    run = client.read_flow_run(run_id)
-                    if run.state is not None and run.state.is_final():
-                        break
-                    time.sleep(poll_s)
-                return run, True
+                try:
+                    wait_final([run_id], cancel_wait_s)
+                except TimeoutError:  # still stopping: the next run is scheduled all the same
+                    pass
+                return client.read_flow_run(run_id), True
             time.sleep(poll_s)

@@ -178,22 +178,33 @@ def recover_games(data: DataConfig, boards: list[str]) -> int:
     return added
 
 
+def server_error(exc: BaseException | None) -> int | None:
+    """The 5xx status behind `exc` (it, or an error in its cause chain, carries an HTTP response), else
+    None: Prefect wraps some of them (a concurrency slot's 503 is a ConcurrencySlotAcquisitionError)."""
+    while exc is not None:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if isinstance(status, int) and status >= 500:
+            return status
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def persist(call: Any, what: str, timeout_s: float = 300, pause_s: float = 3) -> Any:
     """`call()`, tried again while the server answers 5xx (SQLite locked under load answers 503 even after
     the client's own retries: seen in bench/soak.py); the last error names `what` and the fix."""
-    from prefect.exceptions import PrefectHTTPStatusError
     deadline = time.monotonic() + timeout_s
     while True:
         try:
             return call()
-        except PrefectHTTPStatusError as exc:
-            if exc.response.status_code < 500:
+        except Exception as exc:
+            status = server_error(exc)
+            if status is None:
                 raise
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{what}: the Prefect server kept failing ({exc.response.status_code}) for "
+                raise RuntimeError(f"{what}: the Prefect server kept failing ({status}) for "
                                    f"{timeout_s:.0f} s; run the command again (it resumes), and on a loaded "
                                    "server consider `rift up --database postgres` (docs/fleet.md)") from exc
-            log.warning("%s: server error %s, trying again", what, exc.response.status_code)
+            log.warning("%s: server error %s, trying again", what, status)
             time.sleep(pause_s)
 
 

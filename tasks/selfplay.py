@@ -364,12 +364,12 @@ def play_and_store(ctx: PhaseContext, on_game: Callable[[int], None] | None = No
         if export is not None:
             key = f"{ctx.settings.sync.artifact_prefix}/{ctx.config}/{cfg.source_host}/i{ctx.iteration}-{seed_base(ctx):x}.db"
             snapshot = export.backup(export.path.with_name("snapshot.db"))
-            if artifacts is not None:
-                artifacts.put_file(snapshot, key)
-            else:
-                own = ArtifactStore.from_config(cfg)
-                own.put_file(snapshot, key)
-                own.close()
+            store = artifacts if artifacts is not None else ArtifactStore.from_config(cfg)
+            try:
+                store.put_file(snapshot, key)
+            finally:
+                if artifacts is None:  # ours to close
+                    store.close()
             published = key
     with GameStore(cfg.game_db_path(ctx.board, ctx.players), cfg.source_host) as store:
         stored = store.count()

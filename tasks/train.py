@@ -52,20 +52,21 @@ def _records(ctx: PhaseContext, cfg: DataConfig) -> list[dict[str, Any]]:
     """The games to learn from: the store's rowid range (continuous) or the iteration's tagged games.
 
     In continuous mode only the newest games of the range that fill the replay window (their moves
-    reaching MOVES_PER_SAMPLE times `window_samples`): selfplay can
-    outrun training, and samples older than the newest `window_samples` would never be trained on,
-    while exporting them costs time and memory that grow with the backlog (issue 18's soak: 7,000
-    games behind, a 4 GB training run, each training slower than the last)."""
+    reaching MOVES_PER_SAMPLE times `window_samples`): selfplay can outrun training, and samples older
+    than the newest `window_samples` would never be trained on, while exporting them costs time and
+    memory that grow with the backlog (issue 18's soak: 7,000 games behind, a 4 GB training run, each
+    training slower than the last)."""
     path = cfg.game_db_path(ctx.board, ctx.players)
     if not path.exists():
         return []
     with GameStore(path, cfg.source_host, read_only=True) as store:
         if ctx.rows is not None:
-            records = store.newest_between(*ctx.rows, max_moves=MOVES_PER_SAMPLE * ctx.settings.train.window_samples)
+            window = ctx.settings.train.window_samples
+            records = store.newest_between(*ctx.rows, max_moves=MOVES_PER_SAMPLE * window)
             skipped = store.count_between(*ctx.rows) - len(records)
             if skipped:
                 log.info("continuous: the newest %d new games fill the window of %d samples; %d older ones "
-                         "are not exported", len(records), ctx.settings.train.window_samples, skipped)
+                         "are not exported", len(records), window, skipped)
             return records
         return [record for _, record in store.iter_records()
                 if ((record.get("metadata") or {}).get("pipeline") or {}).get("iteration") == ctx.iteration]

@@ -160,6 +160,7 @@ def test_the_one_at_a_time_limit_is_asked_again_while_the_server_answers_503(mon
     from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 
     import flows.continuous as continuous
+    from tasks.continuous_control import server_error
 
     def refused(code: int) -> ConcurrencySlotAcquisitionError:
         request = httpx.Request("POST", "http://127.0.0.1/api/v2/concurrency_limits/increment")
@@ -180,10 +181,8 @@ def test_the_one_at_a_time_limit_is_asked_again_while_the_server_answers_503(mon
         yield
         held.remove(name)
     monkeypatch.setattr(sync, "concurrency", concurrency)
-    monkeypatch.setattr(continuous, "ensure_limit", lambda *a: None, raising=False)
     monkeypatch.setattr("tasks.limits.ensure_limit", lambda *a: None)
-    monkeypatch.setattr(continuous.time, "sleep", lambda s: None)
-    monkeypatch.setattr(continuous, "get_run_logger", lambda: __import__("logging").getLogger("t"))
+    monkeypatch.setattr("tasks.continuous_control.time.sleep", lambda s: None)
     with continuous.one_at_a_time("train-hex8_2p"):
         assert held == ["train-hex8_2p"] and not answers
     assert held == []  # released on the way out
@@ -191,4 +190,4 @@ def test_the_one_at_a_time_limit_is_asked_again_while_the_server_answers_503(mon
     with pytest.raises(ConcurrencySlotAcquisitionError):
         with continuous.one_at_a_time("train-hex8_2p"):
             pass
-    assert continuous.server_error(refused(502)) == 502 and continuous.server_error(ValueError("x")) is None
+    assert server_error(refused(502)) == 502 and server_error(ValueError("x")) is None
