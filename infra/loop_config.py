@@ -14,7 +14,7 @@ the deployed player, the anchor) are checked against the engine when selfplay st
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -61,6 +61,16 @@ class NetSelfplaySettings(_Strict):
     search_batch: int = Field(8, gt=0, description="Leaves evaluated per batch inside one search.")
     opening_plies: tuple[int, int] = (2, 8)
     concurrency: int = Field(16, gt=0, description="Games at once per worker process (one InferenceServer).")
+    cpu_bf16: bool = Field(True, description="The net in bf16 on CPUs with bf16 instructions (about 2x the "
+                                             "games; fp32 elsewhere and on GPUs' own autocast).")
+
+    def play_options(self) -> dict[str, Any]:
+        """These settings as engine.nn.learning.neural_games takes them."""
+        return {"full_sims": self.full_sims, "fast_sims": self.fast_sims, "full_prob": self.full_prob,
+                "temperature": self.temperature, "temperature_plies": self.temperature_plies,
+                "search": {"root": self.root, "batch_size": self.search_batch},
+                "opening_plies": tuple(self.opening_plies), "concurrency": self.concurrency,
+                "cpu_bf16": self.cpu_bf16}
 
     @model_validator(mode="after")
     def _sims(self) -> NetSelfplaySettings:

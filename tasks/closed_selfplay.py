@@ -58,11 +58,7 @@ def loop_source(ctx: PhaseContext) -> LoopSource:
 def net_settings(ctx: PhaseContext, id_prefix: str) -> dict[str, Any]:
     """engine.nn.learning.neural_games settings from `closed_loop.selfplay`."""
     n = ctx.settings.closed_loop.selfplay  # type: ignore[union-attr]
-    return {"full_sims": n.full_sims, "fast_sims": n.fast_sims, "full_prob": n.full_prob,
-            "temperature": n.temperature, "temperature_plies": n.temperature_plies,
-            "search": {"root": n.root, "batch_size": n.search_batch},
-            "opening_plies": tuple(n.opening_plies), "concurrency": n.concurrency,
-            "move_cap": ctx.settings.selfplay.move_cap, "id_prefix": id_prefix}
+    return {**n.play_options(), "move_cap": ctx.settings.selfplay.move_cap, "id_prefix": id_prefix}
 
 
 def play_closed(ctx: PhaseContext, source: LoopSource, *, seed: int, id_prefix: str, workers: int,

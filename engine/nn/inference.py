@@ -43,6 +43,8 @@ class InferenceConfig(BaseModel):
     device: str = "auto"
     amp: bool = True
     cuda_graphs: bool = Field(True, description="capture the forward as CUDA graphs (CUDA only)")
+    cpu_bf16: bool = Field(False, description="bf16 forward on CPUs with bf16 instructions (selfplay: "
+                                              "about 2x faster, values within about 0.01)")
 
 
 class _Request:
@@ -118,7 +120,8 @@ class InferenceServer:
     def __init__(self, model: RingRiftNet, cfg: InferenceConfig | None = None):
         self.cfg = cfg or InferenceConfig()
         self.runner = BatchRunner(model, device=self.cfg.device, amp=self.cfg.amp,
-                                  cuda_graphs=self.cfg.cuda_graphs, max_batch_size=self.cfg.max_batch_size)
+                                  cuda_graphs=self.cfg.cuda_graphs, max_batch_size=self.cfg.max_batch_size,
+                                  cpu_bf16=self.cfg.cpu_bf16)
         self.model_cfg = model.cfg
         self._cond = threading.Condition()
         self._requests: deque[_Request] = deque()

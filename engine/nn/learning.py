@@ -48,7 +48,7 @@ def _neural_job(model: str, board: str, players: int, games: int, seed: int, set
     import torch
 
     from engine.nn.evaluator import NeuralEvaluator
-    from engine.nn.inference import InferenceServer
+    from engine.nn.inference import InferenceConfig, InferenceServer
     from engine.nn.model import load_model
     from engine.nn.selfplay import play_neural_games
 
@@ -56,7 +56,7 @@ def _neural_job(model: str, board: str, players: int, games: int, seed: int, set
     net = load_model(model).eval()
     opts = dict(settings)
     concurrency = int(opts.pop("concurrency", 16))
-    with InferenceServer(net) as server:
+    with InferenceServer(net, InferenceConfig(cpu_bf16=bool(opts.pop("cpu_bf16", False)))) as server:
         return play_neural_games(NeuralEvaluator(server), board, players, games, concurrency=concurrency,
                                  seed=seed, id_prefix=opts.pop("id_prefix", "nn"), **opts)
 
@@ -107,7 +107,7 @@ def teacher_games(board: str, players: int, specs: Sequence[str], games: int, *,
 def neural_games(model: Path | str, board: str, players: int, games: int, *, seed: int, workers: int,
                  settings: dict[str, Any], on_chunk: Callable[[list[dict]], None] | None = None) -> list[dict]:
     """Selfplay games of the net at `model` with search (settings: engine.nn.selfplay's
-    play_neural_games options, plus `concurrency` games at once per worker)."""
+    play_neural_games options, plus `concurrency` games at once per worker and `cpu_bf16`)."""
     per = int(settings.get("concurrency", 16)) * 4
     return run_chunks(_neural_job, lambda first, count: (str(model), board, players, count, seed + first, settings),
                       games, workers, per_chunk=per, on_chunk=on_chunk)

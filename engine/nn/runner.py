@@ -1,7 +1,8 @@
 """One batched forward pass: states + their legal policy indices -> priors and values.
 
 `BatchRunner` owns a model on a device and does the work of one batch: encode
-the states (one array operation over the batch), run the net (autocast on CUDA),
+the states (one array operation over the batch), run the net (autocast on CUDA, and on
+CPUs with bf16 instructions when asked: `cpu_bf16`),
 gather the logits of each position's legal moves on the device and softmax them
 there, so only a few numbers per position cross back to the host instead of
 the whole policy vector (150k logits per position on the hexagonal board).
@@ -84,10 +85,10 @@ class BatchRunner:
     """Runs batches through one model; not thread-safe (one owner thread, e.g. the server)."""
 
     def __init__(self, model: RingRiftNet, *, device: str | torch.device = "auto", amp: bool = True,
-                 cuda_graphs: bool = True, max_batch_size: int = 256):
+                 cuda_graphs: bool = True, max_batch_size: int = 256, cpu_bf16: bool = False):
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self.model = model.to(self.device).eval()
-        self.dtype = amp_dtype(self.device) if amp else None
+        self.dtype = amp_dtype(self.device, cpu_bf16) if amp else None
         self.max_batch_size = max_batch_size
         self.graphed: GraphedForward | None = None
         self._staging: torch.Tensor | None = None
