@@ -110,6 +110,7 @@ class Geometry:
         self.index = {k: i for i, k in enumerate(self.keys)}
         self._coord_index = {c: i for i, c in enumerate(coords)}
         self.num_cells = len(coords)
+        self._between: dict[int, tuple[int, int] | None] = {}  # direction_between's memo
         self.dirs = dirs
         self.num_dirs = len(dirs)
         self.axes = axes
@@ -205,7 +206,17 @@ class Geometry:
         return {"x": c[0], "y": c[1]}
 
     def direction_between(self, a: int, b: int) -> tuple[int, int] | None:
-        """(direction index, distance) when b lies on a ray from a, else None."""
+        """(direction index, distance) when b lies on a ray from a, else None. Memoised: the
+        policy indexes every move of every searched position through it (a tenth of a neural
+        selfplay game's Python time before)."""
+        key = a * self.num_cells + b
+        try:
+            return self._between[key]
+        except KeyError:
+            found = self._between[key] = self._direction_between(a, b)
+            return found
+
+    def _direction_between(self, a: int, b: int) -> tuple[int, int] | None:
         ca, cb = self.coords[a], self.coords[b]
         delta = tuple(q - p for p, q in zip(ca, cb))
         dist = max(abs(v) for v in delta)

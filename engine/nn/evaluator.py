@@ -38,15 +38,15 @@ class Backend(Protocol):
 
 
 def _priors(moves: list[Move], indices: np.ndarray, probs: np.ndarray) -> dict[Move, float]:
-    missing = indices < 0
-    if missing.any():
+    if len(indices) and indices.min() < 0:
+        missing = indices < 0
         indexed = probs[~missing]
         floor = float(indexed[indexed > 0].min()) if (indexed > 0).any() else 1.0
         probs = np.where(missing, floor, probs)
     total = float(probs.sum())
     if total <= 0:
         return {m: 1.0 / len(moves) for m in moves}
-    return {m: float(p) / total for m, p in zip(moves, probs)}
+    return dict(zip(moves, (probs / total).tolist()))
 
 
 class NeuralEvaluator:
