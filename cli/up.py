@@ -189,6 +189,9 @@ def up(
         procs.append(_spawn([str(PREFECT), "worker", "start", "--pool", pool], logs / f"worker-{pool}.log",
                             {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S), **env,
                              **block_env(storage_block, results_block)}))
+        advice = database_advice(database, continuous, api_url)
+        if advice:
+            console.print(advice, soft_wrap=True)
         if continuous:
             with temporary_settings(updates=client):
                 from cli.continuous import start
@@ -211,6 +214,16 @@ def up(
         _stop(procs)
         if postgres is not None:
             postgres.stop()
+
+
+def database_advice(database: str, continuous: bool, api_url: str | None) -> str | None:
+    """A warning when this command starts continuous mode on its own SQLite server: under that load
+    Prefect's SQLite database locks, and runs crash (9 of 136 in an hour, docs/benchmarks.md)."""
+    if not continuous or api_url or database != "sqlite":
+        return None
+    return ("warning: continuous mode on the embedded SQLite server: over hours its database locks and some "
+            "runs crash (9 in the 60-minute soak, none on PostgreSQL). For a long run: rift up --database "
+            "postgres (docs/fleet.md, \"The Prefect server's database\").")
 
 
 def _start_postgres(root: Path, env: dict[str, str]) -> Any:

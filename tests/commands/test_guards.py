@@ -195,3 +195,13 @@ def test_a_busy_server_is_not_taken_for_a_dead_one() -> None:
         assert f"no answer from {url}/health" in messages[0]
     finally:
         listener.close()
+
+
+def test_rift_up_warns_before_continuous_mode_on_its_own_sqlite_server() -> None:
+    """Issue 18's soak: SQLite crashed 9 runs in an hour of continuous mode, PostgreSQL none."""
+    from cli.up import database_advice
+    warning = database_advice("sqlite", True, None)
+    assert warning and "--database postgres" in warning
+    assert database_advice("postgres", True, None) is None
+    assert database_advice("sqlite", False, None) is None  # an iteration now and then: SQLite is fine
+    assert database_advice("sqlite", True, "http://10.0.0.5:4200/api") is None  # not the server it starts
