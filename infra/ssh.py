@@ -215,7 +215,12 @@ class SSHRunner:
             left = budget - (time.monotonic() - started)
             if left <= 0:
                 raise TimeoutError(f"no time left to run the command after connecting to {host.name}")
-            return conn.run(command, hide=True, warn=True, timeout=left, in_stream=False)
+            out = conn.run(command, hide=True, warn=True, timeout=left, in_stream=False)
+            if out.exited == -1 and time.monotonic() >= started + budget - 0.05:
+                # invoke killed the command at its timeout but, its timer thread still finishing (a
+                # loaded machine), returned the closed channel's -1 instead of raising: a timeout
+                raise CommandTimedOut(out, timeout=left)
+            return out
         finally:
             with self._active_lock:
                 self._active.pop(host.name, None)
