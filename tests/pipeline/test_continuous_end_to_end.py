@@ -148,7 +148,9 @@ def test_off_waits_for_work_in_flight_and_leaves_nothing_behind(stack):
     assert {r["id"] for r in all_runs(stack)} == set(ended), "a flow run was created after `off` returned"
 
     trains = runs_of(stack, "continuous-train")
-    assert all(api.state(r)["type"] in ("COMPLETED", "CANCELLED") for r in trains), [api.state(r) for r in trains]
+    bad = [(r["name"], api.state(r)["type"], api.state(r).get("message")) for r in trains
+           if api.state(r)["type"] not in ("COMPLETED", "CANCELLED")]
+    assert not bad, f"trainings that neither completed nor were cancelled (of {len(trains)}): {bad}"
     trained = [r for r in trains if api.state(r)["type"] == "COMPLETED"]
     with ModelRegistry(stack.data / "registry.db") as reg:
         models = reg.models_frame("hex8", 2)
