@@ -28,14 +28,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import apply_in_place, legal_moves, new_game  # noqa: E402
 from engine.nn.device import cpu_has_bf16  # noqa: E402
 from engine.nn.encoding import encode_batch  # noqa: E402
-from engine.nn.model import MASKED_LOGIT, RingRiftNet, _masked_mean, load_model  # noqa: E402
+from engine.nn.model import RingRiftNet, load_model  # noqa: E402
 from engine.nn.policy import legal_indices  # noqa: E402
 from engine.nn.runner import BatchRunner  # noqa: E402
 
@@ -56,16 +55,14 @@ def random_positions(board: str, players: int, count: int, seed: int) -> list:
 
 
 class _Trunk(torch.nn.Module):
+    """The net's trunk alone as a module, for FX to trace and quantize."""
+
     def __init__(self, net: RingRiftNet):
         super().__init__()
-        self.stem, self.stem_bn, self.blocks = net.stem, net.stem_bn, net.blocks
-        self.register_buffer("mask", net.mask)
+        self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.stem_bn(self.stem(x))) * self.mask
-        for block in self.blocks:
-            x = block(x, self.mask)
-        return x
+        return self.net.trunk(x, self.net.mask)
 
 
 class Int8Trunk(torch.nn.Module):
@@ -85,13 +82,7 @@ class Int8Trunk(torch.nn.Module):
             self.trunk = convert_fx(prepared)
 
     def forward(self, planes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        m, x = self.net, self.trunk(planes)
-        p = F.relu(m.p_bn(m.p_conv(x))) * m.mask
-        spatial = m.p_out(p).flatten(1).masked_fill(m.off_board, MASKED_LOGIT)
-        logits = torch.cat([spatial, m.p_tail(_masked_mean(p, m.mask, m.cells))], dim=1)
-        v = F.relu(m.v_bn(m.v_conv(x)))
-        v = F.relu(m.v_fc1(_masked_mean(v, m.mask, m.cells)))
-        return logits, torch.tanh(m.v_fc2(v))
+        return self.net.heads(self.trunk(planes), self.net.mask)
 
 
 def time_run(runner: BatchRunner, states: list, legal: list, batch: int, seconds: float) -> float:

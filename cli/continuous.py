@@ -37,7 +37,6 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder of
                                                                   "names the candidates to evaluate.")]
 
 
-
 def _data(data_dir: Path | None) -> Any:
     from infra.data_config import load_data_config
     return load_data_config(data_dir=data_dir) if data_dir else load_data_config()

@@ -57,7 +57,6 @@ def _check_engine(engine: str | None) -> None:
         fail(f"--engine {engine!r}: choose {', '.join(choices)}")
 
 
-
 def _plan(board: str, players: int, profile: str, number: int | None, phases: list[str] | None,
           data_dir: Path | None, config: Path | None, pools: Path | None, local: bool,
           engine: str | None = None) -> Any:

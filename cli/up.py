@@ -39,7 +39,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 console = output.console()
 
 
-
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True

@@ -108,9 +108,18 @@ class RingRiftNet(nn.Module):
 
     def forward(self, planes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mask = self.mask.to(planes.dtype)
+        return self.heads(self.trunk(planes, mask), mask)
+
+    def trunk(self, planes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The stem and residual blocks: the features both heads read (bench/precision.py quantizes
+        this part alone)."""
         x = F.relu(self.stem_bn(self.stem(planes))) * mask
         for block in self.blocks:
             x = block(x, mask)
+        return x
+
+    def heads(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Policy logits and values from the trunk's features."""
         p = F.relu(self.p_bn(self.p_conv(x))) * mask
         spatial = self.p_out(p).flatten(1).masked_fill(self.off_board, MASKED_LOGIT)
         tail = self.p_tail(_masked_mean(p, mask, self.cells))
