@@ -3,7 +3,7 @@
 Every GPU-only speed-up (autocast, CUDA graphs) asks here first, so the same
 code runs unchanged on a laptop CPU and on an H100. On CPU, bf16 is opt-in
 (`cpu_bf16`): where the cores have bf16 instructions (AVX512-BF16 or AMX) a
-bf16 forward of our nets is about 1.6x faster, at a cost of about 0.002 in values
+bf16 forward of our nets is 1.5-1.6x faster, at a cost of about 0.002 in values
 and 0.004 in policy total variation (bench/precision.py); elsewhere it would be
 emulated and slower, so it stays fp32.
 """

@@ -43,7 +43,7 @@ class InferenceConfig(BaseModel):
     device: str = "auto"
     amp: bool = True
     cuda_graphs: bool = Field(True, description="capture the forward as CUDA graphs (CUDA only)")
-    cpu_bf16: bool = Field(False, description="bf16 forward on CPUs with bf16 instructions (about 1.6x "
+    cpu_bf16: bool = Field(False, description="bf16 forward on CPUs with bf16 instructions (1.5-1.6x "
                                               "the forward, values within about 0.01)")
 
 
